@@ -1,0 +1,1 @@
+//! Wire protocol between the kiosk and the operator business system (BOSS).

@@ -1,0 +1,1 @@
+//! ITL SSP / eSSP.

@@ -1,0 +1,64 @@
+//! Command-line entry points for simulators and technician diagnostics.
+//! One file per device; each owns its `SimArgs`, `DiagArgs`, `sim()` and `diag()`.
+
+pub mod bill;
+pub mod camera;
+pub mod dispenser;
+pub mod idcard;
+pub mod printer;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Banknote acceptor (SSP or ID-003).
+    Bill(bill::SimArgs),
+    /// ESC/POS receipt printer.
+    Printer(printer::SimArgs),
+    /// Second-generation ID card reader (SAM_V).
+    Idcard(idcard::SimArgs),
+    /// Card dispenser with IC station and blank SIMs (CRT-591).
+    Dispenser(dispenser::SimArgs),
+    /// Simulated camera source.
+    Camera(camera::SimArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiagCommand {
+    /// Banknote acceptor: identity, denominations, state; optional accept-and-return test.
+    Bill(bill::DiagArgs),
+    /// Receipt printer: status; optional test page.
+    Printer(printer::DiagArgs),
+    /// ID card reader: read a card, print masked fields.
+    Idcard(idcard::DiagArgs),
+    /// Card dispenser: stock, reject bin, card position; ICCID read and reject tests.
+    Dispenser(dispenser::DiagArgs),
+    /// Camera: capture, quality checks, snapshot.
+    Camera(camera::DiagArgs),
+}
+
+impl SimCommand {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            SimCommand::Bill(a) => bill::sim(a).await,
+            SimCommand::Printer(a) => printer::sim(a).await,
+            SimCommand::Idcard(a) => idcard::sim(a).await,
+            SimCommand::Dispenser(a) => dispenser::sim(a).await,
+            SimCommand::Camera(a) => camera::sim(a).await,
+        }
+    }
+}
+
+impl DiagCommand {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            DiagCommand::Bill(a) => bill::diag(a).await,
+            DiagCommand::Printer(a) => printer::diag(a).await,
+            DiagCommand::Idcard(a) => idcard::diag(a).await,
+            DiagCommand::Dispenser(a) => dispenser::diag(a).await,
+            DiagCommand::Camera(a) => camera::diag(a).await,
+        }
+    }
+}
