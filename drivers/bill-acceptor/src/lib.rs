@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod id003;
+pub mod sim;
 pub mod ssp;
 
 use serde::Serialize;
@@ -99,32 +100,51 @@ pub enum AcceptorEvent {
     Reading,
     /// A note is held in escrow, waiting for [`BillAcceptor::stack`] or
     /// [`BillAcceptor::return_note`]. Not money yet.
-    Escrow { fen: u64 },
+    Escrow {
+        fen: u64,
+    },
     /// The escrowed note is being stacked.
     Stacking,
     /// The note is in the cashbox and counts as money: the only event that credits.
-    Credit { fen: u64 },
+    Credit {
+        fen: u64,
+    },
     /// The stacking cycle finished.
     Stacked,
     /// The device is rejecting / has rejected a note (it goes back to the customer).
-    Rejected { reason: Option<RejectReason> },
+    Rejected {
+        reason: Option<RejectReason>,
+    },
     /// A note was handed back from escrow (by command or escrow timeout).
-    Returned { fen: Option<u64> },
+    Returned {
+        fen: Option<u64>,
+    },
     /// At power-up a note was found and pushed into the cashbox (SSP `E2`, ID-003 `42`):
     /// it is money the host never saw credited and must be settled.
-    PowerUpNoteInCashbox { fen: Option<u64> },
+    PowerUpNoteInCashbox {
+        fen: Option<u64>,
+    },
     /// At power-up a note was found and returned to the customer (SSP `E1`, ID-003 `41`).
-    PowerUpNoteReturned { fen: Option<u64> },
+    PowerUpNoteReturned {
+        fen: Option<u64>,
+    },
     /// Jam. `safe`: the note is not reachable from the front (never credit an unsafe jam).
-    Jam { safe: bool },
+    Jam {
+        safe: bool,
+    },
     StackerFull,
     CashboxRemoved,
     CashboxReplaced,
     /// Someone tried to cheat the device (string, tape …).
-    Fraud { fen: Option<u64> },
+    Fraud {
+        fen: Option<u64>,
+    },
     Disabled,
     /// The device reports a failure it cannot recover from by itself.
-    Failure { code: u8, text: &'static str },
+    Failure {
+        code: u8,
+        text: &'static str,
+    },
 }
 
 /// Driver errors. Device conditions (jam, full, fraud) are [`AcceptorEvent`]s, not errors.
@@ -139,7 +159,10 @@ pub enum Error {
     NoAnswer { tries: u32 },
     /// The device answered a command with a failure code.
     #[error("acceptor refused {command}: {reason}")]
-    Refused { command: &'static str, reason: &'static str },
+    Refused {
+        command: &'static str,
+        reason: &'static str,
+    },
     /// The device sent something that is not a valid frame or reply.
     #[error("acceptor protocol error: {0}")]
     Protocol(String),
