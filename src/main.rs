@@ -4,12 +4,10 @@
 //! diagnostics (`diag`) and the demo. `anyhow` lives here at the edge only.
 #![forbid(unsafe_code)]
 
-mod cli;
-mod demo;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use telekiosk::{cli, demo};
 
 #[derive(Debug, Parser)]
 #[command(name = "telekiosk", version, about = "Self-service terminal of a mobile operator's shop")]

@@ -1,0 +1,7 @@
+//! telekiosk — the application: the CLI entry points, the demo, and (as they land) the
+//! transaction engine, the link to the operator and the screen adapters. `src/main.rs` is
+//! a thin shell around this library so integration tests can drive the same code.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod demo;
