@@ -1,0 +1,4 @@
+//! `boss-sim` binary.
+#![forbid(unsafe_code)]
+
+fn main() {}
