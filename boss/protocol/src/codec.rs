@@ -65,19 +65,35 @@ pub struct Envelope {
 impl Envelope {
     /// A request envelope of this version.
     pub fn request(id: u64, r: Request) -> Self {
-        Self { v: PROTOCOL_VERSION, id, body: Body::Request(r) }
+        Self {
+            v: PROTOCOL_VERSION,
+            id,
+            body: Body::Request(r),
+        }
     }
     /// A response envelope of this version.
     pub fn response(id: u64, r: Reply) -> Self {
-        Self { v: PROTOCOL_VERSION, id, body: Body::Response(r) }
+        Self {
+            v: PROTOCOL_VERSION,
+            id,
+            body: Body::Response(r),
+        }
     }
     /// A push envelope of this version.
     pub fn push(id: u64, p: Push) -> Self {
-        Self { v: PROTOCOL_VERSION, id, body: Body::Push(p) }
+        Self {
+            v: PROTOCOL_VERSION,
+            id,
+            body: Body::Push(p),
+        }
     }
     /// An ack envelope of this version.
     pub fn ack(id: u64, a: Ack) -> Self {
-        Self { v: PROTOCOL_VERSION, id, body: Body::Ack(a) }
+        Self {
+            v: PROTOCOL_VERSION,
+            id,
+            body: Body::Ack(a),
+        }
     }
     /// The envelope's kind.
     pub fn kind(&self) -> Kind {
@@ -168,10 +184,30 @@ impl DecodeError {
 pub fn to_json(env: &Envelope) -> Result<Vec<u8>, EncodeError> {
     let (v, id, kind) = (env.v, env.id, env.kind());
     let r = match &env.body {
-        Body::Request(b) => serde_json::to_vec(&RawOut { v, id, kind, body: b }),
-        Body::Response(b) => serde_json::to_vec(&RawOut { v, id, kind, body: b }),
-        Body::Push(b) => serde_json::to_vec(&RawOut { v, id, kind, body: b }),
-        Body::Ack(b) => serde_json::to_vec(&RawOut { v, id, kind, body: b }),
+        Body::Request(b) => serde_json::to_vec(&RawOut {
+            v,
+            id,
+            kind,
+            body: b,
+        }),
+        Body::Response(b) => serde_json::to_vec(&RawOut {
+            v,
+            id,
+            kind,
+            body: b,
+        }),
+        Body::Push(b) => serde_json::to_vec(&RawOut {
+            v,
+            id,
+            kind,
+            body: b,
+        }),
+        Body::Ack(b) => serde_json::to_vec(&RawOut {
+            v,
+            id,
+            kind,
+            body: b,
+        }),
     };
     r.map_err(EncodeError::Json)
 }
@@ -193,17 +229,34 @@ pub fn encode(env: &Envelope) -> Result<Vec<u8>, EncodeError> {
 pub fn from_json(payload: &[u8]) -> Result<Envelope, DecodeError> {
     let raw: RawIn = serde_json::from_slice(payload).map_err(DecodeError::NotAnEnvelope)?;
     if raw.v != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion { v: raw.v, id: raw.id, kind: raw.kind });
+        return Err(DecodeError::UnsupportedVersion {
+            v: raw.v,
+            id: raw.id,
+            kind: raw.kind,
+        });
     }
-    let op = raw.body.get("op").and_then(|o| o.as_str()).map(str::to_owned);
-    let bad = |source| DecodeError::BadBody { id: raw.id, kind: raw.kind, op: op.clone(), source };
+    let op = raw
+        .body
+        .get("op")
+        .and_then(|o| o.as_str())
+        .map(str::to_owned);
+    let bad = |source| DecodeError::BadBody {
+        id: raw.id,
+        kind: raw.kind,
+        op: op.clone(),
+        source,
+    };
     let body = match raw.kind {
         Kind::Request => Body::Request(serde_json::from_value(raw.body).map_err(bad)?),
         Kind::Response => Body::Response(serde_json::from_value(raw.body).map_err(bad)?),
         Kind::Push => Body::Push(serde_json::from_value(raw.body).map_err(bad)?),
         Kind::Ack => Body::Ack(serde_json::from_value(raw.body).map_err(bad)?),
     };
-    Ok(Envelope { v: raw.v, id: raw.id, body })
+    Ok(Envelope {
+        v: raw.v,
+        id: raw.id,
+        body,
+    })
 }
 
 /// Splits a byte stream into frames. Feed it bytes as they arrive with [`extend`], then call
@@ -251,7 +304,10 @@ impl FrameDecoder {
         if self.buf.len() < HEADER_LEN + len_usize {
             return Ok(None);
         }
-        let payload = self.buf.get(HEADER_LEN..HEADER_LEN + len_usize).map(<[u8]>::to_vec);
+        let payload = self
+            .buf
+            .get(HEADER_LEN..HEADER_LEN + len_usize)
+            .map(<[u8]>::to_vec);
         self.buf.drain(..HEADER_LEN + len_usize);
         Ok(payload)
     }
@@ -279,7 +335,10 @@ mod tests {
                 txn_id: TxnId::new("K0001-20261122-000042"),
                 msisdn: Msisdn::new("13812341234"),
                 amount_fen: 5000,
-                notes: vec![NoteCount { denomination_fen: 5000, count: 1 }],
+                notes: vec![NoteCount {
+                    denomination_fen: 5000,
+                    count: 1,
+                }],
             }),
         )
     }
@@ -295,7 +354,10 @@ mod tests {
 
     #[test]
     fn error_response_wire_form() {
-        let env = Envelope::response(7, Reply::Error(ErrorBody::new(ErrorCode::FrozenPeriod, "出账期")));
+        let env = Envelope::response(
+            7,
+            Reply::Error(ErrorBody::new(ErrorCode::FrozenPeriod, "出账期")),
+        );
         let json = String::from_utf8(to_json(&env).unwrap()).unwrap();
         assert_eq!(
             json,
@@ -339,7 +401,13 @@ mod tests {
         d.extend(payload);
         d.extend(&encode(&recharge()).unwrap());
         match d.next_frame() {
-            Err(e @ DecodeError::BadBody { id: 9, kind: Kind::Request, .. }) => {
+            Err(
+                e @ DecodeError::BadBody {
+                    id: 9,
+                    kind: Kind::Request,
+                    ..
+                },
+            ) => {
                 assert!(e.is_recoverable());
                 if let DecodeError::BadBody { op, .. } = e {
                     assert_eq!(op.as_deref(), Some("teleport"));
@@ -355,7 +423,11 @@ mod tests {
         let payload = br#"{"v":2,"id":5,"kind":"request","body":{}}"#;
         assert!(matches!(
             from_json(payload),
-            Err(DecodeError::UnsupportedVersion { v: 2, id: 5, kind: Kind::Request })
+            Err(DecodeError::UnsupportedVersion {
+                v: 2,
+                id: 5,
+                kind: Kind::Request
+            })
         ));
     }
 
@@ -365,7 +437,9 @@ mod tests {
         let env = from_json(payload).unwrap();
         assert_eq!(
             env.body,
-            Body::Request(Request::TxnStatus(TxnStatusQuery { txn_id: TxnId::new("T1") }))
+            Body::Request(Request::TxnStatus(TxnStatusQuery {
+                txn_id: TxnId::new("T1")
+            }))
         );
     }
 }

@@ -184,6 +184,9 @@ mod tests {
         let c: ErrorCode = serde_json::from_str("\"new_code\"").unwrap();
         assert_eq!(c, ErrorCode::Other("new_code".into()));
         assert_eq!(serde_json::to_string(&c).unwrap(), "\"new_code\"");
-        assert_eq!(serde_json::to_string(&ErrorCode::FrozenPeriod).unwrap(), "\"frozen_period\"");
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::FrozenPeriod).unwrap(),
+            "\"frozen_period\""
+        );
     }
 }

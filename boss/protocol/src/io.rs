@@ -42,7 +42,11 @@ pub async fn read_envelope<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Env
         let slot = header.get_mut(got..).unwrap_or_default();
         let n = r.read(slot).await?;
         if n == 0 {
-            return if got == 0 { Ok(None) } else { Err(ReadError::TruncatedFrame) };
+            return if got == 0 {
+                Ok(None)
+            } else {
+                Err(ReadError::TruncatedFrame)
+            };
         }
         got += n;
     }
@@ -63,7 +67,10 @@ pub async fn read_envelope<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Env
 }
 
 /// Writes one frame and flushes it.
-pub async fn write_envelope<W: AsyncWrite + Unpin>(w: &mut W, env: &Envelope) -> Result<(), WriteError> {
+pub async fn write_envelope<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    env: &Envelope,
+) -> Result<(), WriteError> {
     let frame = codec::encode(env)?;
     w.write_all(&frame).await?;
     w.flush().await?;

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod error;
 pub mod io;
 pub mod messages;
+pub mod pki;
 
 pub mod types;
 
