@@ -12,6 +12,7 @@
 //! was not listening) against the open transaction or a refund voucher.
 #![forbid(unsafe_code)]
 
+pub mod actor;
 pub mod id003;
 pub mod sim;
 pub mod ssp;
@@ -144,6 +145,15 @@ pub enum AcceptorEvent {
     Failure {
         code: u8,
         text: &'static str,
+    },
+    /// The device actor connected (or reconnected) to the acceptor.
+    Connected {
+        info: DeviceInfo,
+    },
+    /// The acceptor stopped answering or its line failed; the actor keeps trying to
+    /// reconnect and reports [`AcceptorEvent::Connected`] when it is back.
+    DeviceLost {
+        reason: String,
     },
 }
 

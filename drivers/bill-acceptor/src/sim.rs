@@ -6,7 +6,12 @@
 //! The same actions drive `telekiosk sim bill` (one per line on standard input or from
 //! `--script`) and the tests.
 
+use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::Protocol;
 
@@ -152,6 +157,51 @@ impl SimConfig {
             stacker_capacity: 600,
         }
     }
+}
+
+/// A running simulator, as [`spawn`] returns it.
+#[derive(Debug)]
+pub struct Running {
+    /// What the driver opens (the pseudo-terminal's slave side).
+    pub path: PathBuf,
+    /// Where [`Action`]s go.
+    pub actions: mpsc::Sender<Action>,
+    /// The simulator task; it ends when the line closes.
+    pub task: JoinHandle<io::Result<()>>,
+    /// Keeps the slave side open so the simulator survives the driver reopening the port.
+    pub guard: devio::SlaveGuard,
+}
+
+/// Starts the simulator of `config.protocol` on a new pseudo-terminal at the protocol's
+/// line settings (SSP 9600 8N2, ID-003 9600 8E1). Needs a tokio runtime.
+pub fn spawn(config: SimConfig) -> io::Result<Running> {
+    let pty = devio::Pty::new(config.protocol.line_settings()).map_err(io::Error::other)?;
+    let path = pty.path().to_path_buf();
+    let (device, guard) = pty.into_parts();
+    let (actions, rx) = mpsc::channel(64);
+    let task = match config.protocol {
+        Protocol::Ssp => tokio::spawn(crate::ssp::sim::run(device, config, rx)),
+        Protocol::Id003 => spawn_id003(device, config, rx)?,
+    };
+    Ok(Running {
+        path,
+        actions,
+        task,
+        guard,
+    })
+}
+
+#[allow(clippy::unnecessary_wraps)] // the ID-003 simulator may not be there yet
+fn spawn_id003(
+    device: devio::SerialStream,
+    config: SimConfig,
+    rx: mpsc::Receiver<Action>,
+) -> io::Result<JoinHandle<io::Result<()>>> {
+    let _ = (device, config, rx);
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the ID-003 simulator is not available in this build",
+    ))
 }
 
 #[cfg(test)]
