@@ -1,1 +1,51 @@
-//! JCM ID-003.
+//! JCM ID-003 (iVIZION, WBA, UBA families).
+//!
+//! Layout, as everywhere in this crate: [`frame`] (codec), [`message`] (commands,
+//! statuses, codes, currency table), [`host`] (the pure host state machine, time passed
+//! in), [`Id003`] (the thin tokio transport implementing [`crate::BillAcceptor`]) and
+//! [`sim`] (an iVIZION-like acceptor on a pseudo-terminal).
+//!
+//! Wire: 9600 baud, 8 data bits, even parity, 1 stop bit. Frame
+//! `FC | LNG | CMD/STATUS | DATA.. | CRC_L CRC_H`, `LNG` = whole frame length,
+//! CRC-16/KERMIT over `FC..DATA`. The host polls with status request `11`; the acceptor
+//! never speaks unasked. Operation commands (`40` reset, `41` stack-1, `42` stack-2,
+//! `43` return, `44` hold, `45` wait) are answered with ACK `50`; setting commands
+//! (`C0`–`C5`) are echoed; `88`/`89`/`8A` return version, boot version and the
+//! currency-assign table.
+//!
+//! Money: a note in escrow (`13` + escrow code) is valued only through the acceptor's own
+//! currency-assign table, never a built-in list. The driver does not decide for the
+//! application: while the note is undecided, each poll sends HOLD so the acceptor keeps
+//! it; the application calls `stack` (STACK-1) or `return_note` (RETURN). VEND VALID
+//! (`15`) is ACKed and, once the ACK is written, gives the one
+//! [`crate::AcceptorEvent::Credit`]; repeated VEND VALIDs (lost ACK) are re-ACKed without
+//! crediting again. Power-up `41` / `42` become `PowerUpNoteReturned` /
+//! `PowerUpNoteInCashbox`, with the value if the host saw that note's escrow and had not
+//! credited it (a `42` for an already credited note is only logged). A VEND VALID for a
+//! note whose escrow the host never saw is reported as `PowerUpNoteInCashbox { fen: None }`
+//! so it gets settled. An escrow code missing from the table is returned at once.
+//!
+//! Choices and [U]nverified points, all in [`Config`]:
+//! - reply timeout 500 ms, 3 tries per command, then [`crate::Error::NoAnswer`]; a `4A`
+//!   (acceptor saw a corrupted frame) resends at once within the same try budget;
+//! - the driver holds an undecided note for at most 30 s (`escrow_hold`), then leaves it
+//!   to the acceptor's own escrow timeout, which returns it;
+//! - the currency-assign entry is `escrow code, country code, base, exponent` with value
+//!   `base × 10^exponent` units, bit 7 of the exponent marking a negative power [U];
+//! - country code → ISO 4217 mapping: default `0x9C` → CNY [U], configurable;
+//! - `C0` bit n refuses escrow code `0x61 + n` (n = 0‥15) [U].
+//!
+//! Synthetic in [`crate::DeviceInfo`]: ID-003 has no serial-number request, so `serial`
+//! is the boot ROM version string (`89`); `firmware` is the version string (`88`).
+//!
+//! Not handled on purpose: the public driver pitfall of mapping `40` twice — here each of
+//! `40`, `41`, `42` is its own [`message::Status`].
+
+mod driver;
+pub mod frame;
+pub mod host;
+pub mod message;
+// pub mod sim;
+
+pub use driver::Id003;
+pub use host::{Config, Host, Op};
