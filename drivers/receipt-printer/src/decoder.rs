@@ -387,7 +387,6 @@ mod tests {
                 Command::QrErrorLevel(49),
                 Command::QrStore(b"hi".to_vec()),
                 Command::QrPrint,
-                Command::LineFeed,
                 Command::Align(0),
                 Command::Cut {
                     partial: true,

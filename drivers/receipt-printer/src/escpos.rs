@@ -177,11 +177,11 @@ pub fn encode_receipt(receipt: &Receipt) -> Vec<u8> {
                 }
             }
             Block::Qr(q) => {
+                // The symbol prints at once (GS ( k fn 81 moves to the next line itself).
                 if q.align != Align::Left {
                     out.extend_from_slice(&align(q.align));
                 }
                 out.extend_from_slice(&qr(q.data.as_bytes(), q.module_size, q.error_level));
-                out.push(LF);
                 if q.align != Align::Left {
                     out.extend_from_slice(&align(Align::Left));
                 }

@@ -226,50 +226,49 @@ impl Receipt {
     }
 
     /// The receipt as plain lines of text the way the printer lays it out (alignment as
-    /// padding, QR codes as `[QR: data]`, the cut as `---- cut ----`), without styling.
-    /// What the simulator's text output of the same receipt reads like.
+    /// padding in normal-size columns, long lines wrapped, QR codes as `[QR: data]`, the
+    /// cut as `---- cut ----`, trailing spaces removed), without styling: exactly what the
+    /// simulator's text output of the same receipt reads.
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
+        let width = self.width_cols;
+        let mut lines: Vec<String> = Vec::new();
         for block in &self.blocks {
             match block {
                 Block::Text(t) => {
-                    for piece in wrap(&t.text, self.width_cols) {
-                        out.push_str(&align_text(&piece, t.align, self.width_cols));
-                        out.push('\n');
+                    // Double-size characters take two columns each, so half as many fit.
+                    let fit = if t.size == Size::Double {
+                        width / 2
+                    } else {
+                        width
+                    };
+                    for piece in wrap(&t.text, fit) {
+                        lines.push(align_text(&piece, t.align, width));
                     }
                 }
-                Block::Rule => {
-                    out.push_str(&"-".repeat(self.width_cols));
-                    out.push('\n');
-                }
+                Block::Rule => lines.push("-".repeat(width)),
                 Block::KeyValue { label, value } => {
-                    for l in kv_lines(label, value, self.width_cols) {
-                        out.push_str(l.trim_end());
-                        out.push('\n');
+                    for l in kv_lines(label, value, width) {
+                        lines.extend(wrap(&l, width));
                     }
                 }
                 Block::Qr(q) => {
-                    out.push_str(&align_text(
-                        &format!("[QR: {}]", q.data),
-                        q.align,
-                        self.width_cols,
-                    ));
-                    out.push('\n');
+                    lines.push(align_text(&format!("[QR: {}]", q.data), q.align, width))
                 }
-                Block::Feed(n) => {
-                    for _ in 0..*n {
-                        out.push('\n');
-                    }
-                }
-                Block::Cut(_) => out.push_str(CUT_MARK),
+                Block::Feed(n) => lines.extend((0..*n).map(|_| String::new())),
+                Block::Cut(_) => lines.push(CUT_MARK.to_owned()),
             }
+        }
+        let mut out = String::new();
+        for l in lines {
+            out.push_str(l.trim_end());
+            out.push('\n');
         }
         out
     }
 }
 
 /// How a cut appears in text renderings.
-pub const CUT_MARK: &str = "---- cut ----\n";
+pub const CUT_MARK: &str = "---- cut ----";
 
 /// Lays out a "label ... value" pair as one or two lines of exactly the paper width
 /// (or narrower when a part alone is wider than the paper).
@@ -288,6 +287,9 @@ pub fn kv_lines(label: &str, value: &str, width: usize) -> Vec<String> {
 
 /// Pads `text` on the left for its alignment in `width` columns (no trailing padding).
 pub fn align_text(text: &str, align: Align, width: usize) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
     let w = display_width(text);
     let pad = match align {
         Align::Left => 0,

@@ -10,7 +10,11 @@ use super::{COLUMN_DOTS, PAPER_DOTS, PrintedLine, Span};
 use crate::escpos::{char_width, display_width};
 use crate::receipt::{Align, align_text};
 
-static FONT_BYTES: &[u8] = include_bytes!("../../../../assets/fonts/DroidSansFallbackFull.ttf");
+/// CJK glyphs (double-width cells): the project's bundled Droid Sans Fallback (Apache-2.0).
+static CJK_FONT: &[u8] = include_bytes!("../../../../assets/fonts/DroidSansFallbackFull.ttf");
+/// Single-width glyphs (ASCII), which Droid Sans Fallback lacks: DejaVu Sans Mono
+/// (Bitstream Vera licence, see `assets/DejaVuSansMono.LICENSE` in this crate).
+static LATIN_FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
 
 /// Dots between the tops of two normal lines (ESC 2 default, about 3.75 mm).
 const LINE_DOTS: u32 = 30;
@@ -44,7 +48,7 @@ pub fn to_text(lines: &[PrintedLine], width_cols: u32) -> String {
                 width,
             ),
             PrintedLine::PaperOut => "---- paper out ----".to_owned(),
-            PrintedLine::Cut => "---- cut ----".to_owned(),
+            PrintedLine::Cut => crate::receipt::CUT_MARK.to_owned(),
         };
         out.push_str(s.trim_end());
         out.push('\n');
@@ -52,8 +56,19 @@ pub fn to_text(lines: &[PrintedLine], width_cols: u32) -> String {
     out
 }
 
-fn font() -> Option<FontRef<'static>> {
-    FontRef::try_from_slice(FONT_BYTES).ok()
+/// The two fonts of the simulated printer: like its ROM, one for half-width and one for
+/// full-width characters.
+#[derive(Debug)]
+struct Fonts {
+    cjk: FontRef<'static>,
+    latin: FontRef<'static>,
+}
+
+fn fonts() -> Option<Fonts> {
+    Some(Fonts {
+        cjk: FontRef::try_from_slice(CJK_FONT).ok()?,
+        latin: FontRef::try_from_slice(LATIN_FONT).ok()?,
+    })
 }
 
 fn qr_code(data: &[u8], error_level: u8) -> Option<QrCode> {
@@ -93,7 +108,7 @@ fn line_height(line: &PrintedLine) -> u32 {
 pub fn to_png(lines: &[PrintedLine]) -> Result<Vec<u8>, image::ImageError> {
     let height = MARGIN_TOP + lines.iter().map(line_height).sum::<u32>() + MARGIN_BOTTOM;
     let mut img = RgbImage::from_pixel(PAPER_DOTS, height, WHITE);
-    let font = font();
+    let font = fonts();
     let mut y = MARGIN_TOP;
     for line in lines {
         let h = line_height(line);
@@ -188,10 +203,11 @@ fn draw_qr(img: &mut RgbImage, code: &QrCode, module: u32, align: Align, top: u3
 }
 
 /// Draws one printed line: each character in its printer cell (12 or 24 dots × width
-/// multiplier), glyph centred in the cell, bold as a second pass one dot to the right.
+/// multiplier, 24 dots × height multiplier), its glyph scaled to fill the cell, bold as a
+/// second pass one dot to the right.
 fn draw_text_line(
     img: &mut RgbImage,
-    font: &FontRef<'_>,
+    fonts: &Fonts,
     spans: &[Span],
     align: Align,
     top: u32,
@@ -213,22 +229,28 @@ fn draw_text_line(
         let (w, h) = (u32::from(span.width), u32::from(span.height));
         // Characters of a line share a baseline; shorter ones sit at the bottom.
         let cell_top = top + line_h - CHAR_DOTS * h;
-        // Sized so that a CJK glyph fills its 24 × 24 cell like the printer's font.
-        let scale = PxScale {
-            x: (CHAR_DOTS * w) as f32 * 1.05,
-            y: (CHAR_DOTS * h) as f32 * 1.05,
-        };
-        let scaled = font.as_scaled(scale);
-        let baseline =
-            cell_top as f32 + scaled.ascent() - (scaled.height() - (CHAR_DOTS * h) as f32) / 2.0;
+        let cell_h = (CHAR_DOTS * h) as f32;
         for c in span.text.chars() {
-            let cell_w = u32::try_from(char_width(c)).unwrap_or(2) * COLUMN_DOTS * w;
+            let wide = char_width(c) == 2;
+            let cell_w = if wide { 2 } else { 1 } * COLUMN_DOTS * w;
             if !c.is_whitespace() {
-                let mut id = font.glyph_id(c);
-                if id.0 == 0 {
-                    id = font.glyph_id('?');
-                }
+                let (font, id) = pick_glyph(fonts, c, wide);
+                // Full-width glyphs fill about 22 of 24 dots like a printer's 24 × 24 font;
+                // half-width glyphs are squeezed to their 12-dot cell.
+                let scale_y = if wide { cell_h * 1.12 } else { cell_h * 1.05 };
+                let natural = font
+                    .as_scaled(PxScale::from(scale_y))
+                    .h_advance(id)
+                    .max(1.0);
+                let fill = if wide { 0.95 } else { 1.0 };
+                let scale = PxScale {
+                    x: scale_y * (cell_w as f32 * fill / natural).min(1.6),
+                    y: scale_y,
+                };
+                let scaled = font.as_scaled(scale);
                 let advance = scaled.h_advance(id);
+                let baseline =
+                    cell_top as f32 + (cell_h + scaled.ascent() + scaled.descent()) / 2.0;
                 let gx = x as f32 + (cell_w as f32 - advance) / 2.0;
                 let passes: &[f32] = if span.bold { &[0.0, 1.0] } else { &[0.0] };
                 for dx in passes {
@@ -244,10 +266,10 @@ fn draw_text_line(
                             if ix >= img.width() || iy >= img.height() || cov <= 0.0 {
                                 return;
                             }
+                            let cov = cov.min(1.0);
                             let p = img.get_pixel_mut(ix, iy);
                             for (ch, ink) in p.0.iter_mut().zip(colour.0) {
-                                let blended = f32::from(*ch) * (1.0 - cov.min(1.0))
-                                    + f32::from(ink) * cov.min(1.0);
+                                let blended = f32::from(*ch) * (1.0 - cov) + f32::from(ink) * cov;
                                 *ch = blended.round().clamp(0.0, 255.0) as u8;
                             }
                         });
@@ -257,4 +279,25 @@ fn draw_text_line(
             x += cell_w;
         }
     }
+}
+
+/// The font and glyph for a character: full-width from the CJK font, half-width from the
+/// Latin one, each falling back to the other, and `?` when neither has it.
+fn pick_glyph<'a>(
+    fonts: &'a Fonts,
+    c: char,
+    wide: bool,
+) -> (&'a FontRef<'static>, ab_glyph::GlyphId) {
+    let order = if wide {
+        [&fonts.cjk, &fonts.latin]
+    } else {
+        [&fonts.latin, &fonts.cjk]
+    };
+    for font in order {
+        let id = font.glyph_id(c);
+        if id.0 != 0 {
+            return (font, id);
+        }
+    }
+    (&fonts.latin, fonts.latin.glyph_id('?'))
 }
