@@ -235,11 +235,15 @@ pub fn from_json(payload: &[u8]) -> Result<Envelope, DecodeError> {
             kind: raw.kind,
         });
     }
-    let op = raw
-        .body
-        .get("op")
-        .and_then(|o| o.as_str())
-        .map(str::to_owned);
+    // The op sits at the top of a request/push/ack body, under "ok" in a response.
+    let op = [
+        raw.body.get("op"),
+        raw.body.get("ok").and_then(|ok| ok.get("op")),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|o| o.as_str())
+    .map(str::to_owned);
     let bad = |source| DecodeError::BadBody {
         id: raw.id,
         kind: raw.kind,
@@ -385,7 +389,7 @@ mod tests {
     #[test]
     fn oversize_and_zero_length_refused() {
         let mut d = FrameDecoder::new();
-        d.extend(&(MAX_FRAME_LEN as u32 + 1).to_be_bytes());
+        d.extend(&(u32::try_from(MAX_FRAME_LEN).unwrap() + 1).to_be_bytes());
         assert!(matches!(d.next_frame(), Err(DecodeError::BadLength(_))));
         assert!(d.next_frame().is_err(), "stays failed");
         let mut d = FrameDecoder::new();
@@ -397,7 +401,7 @@ mod tests {
     fn unknown_op_keeps_id_and_stream_in_sync() {
         let payload = br#"{"v":1,"id":9,"kind":"request","body":{"op":"teleport","to":"mars"}}"#;
         let mut d = FrameDecoder::new();
-        d.extend(&(payload.len() as u32).to_be_bytes());
+        d.extend(&u32::try_from(payload.len()).unwrap().to_be_bytes());
         d.extend(payload);
         d.extend(&encode(&recharge()).unwrap());
         match d.next_frame() {

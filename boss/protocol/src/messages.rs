@@ -509,9 +509,10 @@ pub struct TxnStatus {
     pub txn_id: TxnId,
     /// Its state.
     pub state: TxnState,
-    /// Its operation name (`recharge`, …), when known.
+    /// Its operation name (`recharge`, …), when known. (Not called `op`: that key is the
+    /// response's own tag.)
     #[serde(default)]
-    pub op: Option<String>,
+    pub txn_op: Option<String>,
     /// Amount, fen, for money operations.
     #[serde(default)]
     pub amount_fen: Option<u64>,

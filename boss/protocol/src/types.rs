@@ -218,7 +218,7 @@ fn to_hex(b: &[u8]) -> String {
 }
 fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |x: u8| match x {
