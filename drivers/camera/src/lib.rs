@@ -27,6 +27,9 @@ use image::imageops::{self, FilterType};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+/// The `image` crate this API is built on (its `RgbImage` is [`Frame::image`]).
+pub use image;
+
 pub use codec::{DEFAULT_JPEG_QUALITY, DecodeError, EncodeError, PixelFormat};
 pub use quality::{QualityIssue, QualityReport, QualityThresholds};
 
