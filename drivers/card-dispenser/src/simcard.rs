@@ -65,7 +65,7 @@ pub fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The Luhn check digit to append to `digits`.
@@ -114,6 +114,13 @@ impl Iccid {
             return Err(IccidError::CheckDigit(digits.to_owned()));
         }
         Ok(Self(digits.to_owned()))
+    }
+
+    /// Appends the Luhn check digit to a body of digits (non-digits are dropped).
+    pub fn with_check_digit(body: &str) -> Self {
+        let body: String = body.chars().filter(char::is_ascii_digit).collect();
+        let check = luhn_digit(&body).unwrap_or('0');
+        Self(format!("{body}{check}"))
     }
 
     /// The digits.
@@ -239,7 +246,7 @@ fn default_sw() -> Vec<[u8; 2]> {
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if clean.len() % 2 != 0 {
+    if !clean.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits in {s:?}"));
     }
     clean
