@@ -445,6 +445,8 @@ pub async fn run<D: Transport>(
     let mut controls_open = true;
     loop {
         tokio::select! {
+            // Controls first: one sent before the host's next bytes applies to them.
+            biased;
             c = controls.recv(), if controls_open => match c {
                 Some(c) => {
                     tracing::info!(?c, "printer simulator control");

@@ -205,6 +205,11 @@ fn draw_qr(img: &mut RgbImage, code: &QrCode, module: u32, align: Align, top: u3
 /// Draws one printed line: each character in its printer cell (12 or 24 dots × width
 /// multiplier, 24 dots × height multiplier), its glyph scaled to fill the cell, bold as a
 /// second pass one dot to the right.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "glyph pixel positions are small and bounds-checked; channel values are clamped to 0..=255"
+)]
 fn draw_text_line(
     img: &mut RgbImage,
     fonts: &Fonts,
@@ -283,11 +288,7 @@ fn draw_text_line(
 
 /// The font and glyph for a character: full-width from the CJK font, half-width from the
 /// Latin one, each falling back to the other, and `?` when neither has it.
-fn pick_glyph<'a>(
-    fonts: &'a Fonts,
-    c: char,
-    wide: bool,
-) -> (&'a FontRef<'static>, ab_glyph::GlyphId) {
+fn pick_glyph(fonts: &Fonts, c: char, wide: bool) -> (&FontRef<'static>, ab_glyph::GlyphId) {
     let order = if wide {
         [&fonts.cjk, &fonts.latin]
     } else {
