@@ -5,3 +5,5 @@
 
 pub mod cli;
 pub mod demo;
+pub mod flow;
+pub mod journal;

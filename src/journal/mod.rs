@@ -1,0 +1,797 @@
+//! The journal: the kiosk's durable memory of money and cards (流水).
+//!
+//! Architecture invariant: this is the only module that writes SQLite. Every step that
+//! moves money or a card is written here **before** a device or the operator is asked to
+//! act (an `intent`), and its result **after** (an `outcome`). At start-up the recovery
+//! reads what is unfinished and resolves it.
+//!
+//! Storage: one SQLite file, WAL, `synchronous=FULL` (a commit survives a power cut),
+//! foreign keys on, schema migrations by `user_version`. Money is integer fen. The step
+//! log is append-only (enforced by triggers). Full phone numbers are kept only while a
+//! transaction is unsettled (recovery needs them to finish the credit) and erased when it
+//! settles; only the masked number stays.
+
+mod schema;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// Errors of the journal. Any of them means the kiosk must stop taking money.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// SQLite failed (disk full, corrupt file, I/O error).
+    #[error("journal storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file was written by a newer kiosk version.
+    #[error("journal schema version {found} is newer than this kiosk understands ({known})")]
+    TooNew { found: i64, known: i64 },
+    /// A transaction id that is not in the journal.
+    #[error("no transaction {0} in the journal")]
+    UnknownTxn(String),
+    /// A state change that the transaction's current state does not allow.
+    #[error("transaction {txn} is {state}; cannot {action}")]
+    BadTransition {
+        txn: String,
+        state: TxnState,
+        action: &'static str,
+    },
+    /// Stored JSON could not be encoded.
+    #[error("journal detail encoding: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Unix time in milliseconds, passed in by the caller (the journal reads no clock).
+pub type Millis = i64;
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxnState {
+    /// In progress (or interrupted, if found at start-up).
+    Open,
+    /// Money taken, credit not yet confirmed by the operator; retried until it settles.
+    Pending,
+    /// Credited by the operator (or, with no money, completed).
+    Settled,
+    /// Turned into a refund voucher (退款凭条) the shop honours.
+    Voucher,
+    /// Ended before any money was taken.
+    Cancelled,
+}
+
+impl TxnState {
+    fn as_str(self) -> &'static str {
+        match self {
+            TxnState::Open => "open",
+            TxnState::Pending => "pending",
+            TxnState::Settled => "settled",
+            TxnState::Voucher => "voucher",
+            TxnState::Cancelled => "cancelled",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "open" => TxnState::Open,
+            "pending" => TxnState::Pending,
+            "settled" => TxnState::Settled,
+            "voucher" => TxnState::Voucher,
+            "cancelled" => TxnState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for TxnState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a step log entry announces an action or records its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Intent,
+    Outcome,
+}
+
+/// How a note came to be money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteSource {
+    /// The acceptor's credit event during the transaction.
+    Credit,
+    /// Reported at power-up as cleared into the cashbox while the kiosk was down.
+    PowerUp,
+}
+
+/// One transaction as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxnRecord {
+    pub id: String,
+    pub kind: String,
+    pub state: TxnState,
+    /// Full number; present only until the transaction settles.
+    #[serde(skip)]
+    pub msisdn: Option<String>,
+    pub msisdn_masked: String,
+    /// Sum of the notes credited to this transaction.
+    pub inserted_fen: i64,
+    /// What the operator confirmed as credited.
+    pub credited_fen: i64,
+    pub boss_ref: Option<String>,
+    pub new_balance_fen: Option<i64>,
+    pub voucher_id: Option<String>,
+    /// Receipt outcome: "printed", "not_printed: <reason>", or None while not attempted.
+    pub receipt: Option<String>,
+    pub reason: Option<String>,
+    pub opened_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One line of the append-only step log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepRecord {
+    pub seq: i64,
+    pub txn_id: String,
+    pub at: Millis,
+    pub kind: String,
+    pub phase: Phase,
+    pub detail: serde_json::Value,
+}
+
+/// Cash-box contents since the last clearance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CashBox {
+    /// (value in fen, number of notes), ascending by value.
+    pub notes: Vec<(i64, i64)>,
+    pub total_fen: i64,
+}
+
+/// A broken journal invariant, as `journal check` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+/// Report of `journal check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub transactions: i64,
+    pub notes: i64,
+    pub cashbox_fen: i64,
+    pub violations: Vec<Violation>,
+}
+
+impl CheckReport {
+    pub fn is_ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// What a transaction starts with.
+#[derive(Debug, Clone)]
+pub struct NewTxn<'a> {
+    pub kind: &'a str,
+    pub msisdn: Option<&'a str>,
+    pub msisdn_masked: &'a str,
+}
+
+/// The kiosk's journal.
+#[derive(Debug)]
+pub struct Journal {
+    conn: Connection,
+    kiosk_id: String,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal file and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>, kiosk_id: &str) -> Result<Self, Error> {
+        let conn = Connection::open(path)?;
+        Self::with_connection(conn, kiosk_id)
+    }
+
+    fn with_connection(mut conn: Connection, kiosk_id: &str) -> Result<Self, Error> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        Ok(Self {
+            conn,
+            kiosk_id: kiosk_id.to_owned(),
+        })
+    }
+
+    /// The kiosk id that prefixes transaction ids.
+    pub fn kiosk_id(&self) -> &str {
+        &self.kiosk_id
+    }
+
+    /// Starts a transaction and returns its id: `<kiosk>-<yyyymmddHHMMSS>-<seq>`, unique
+    /// across restarts (the sequence lives in the journal).
+    pub fn begin(&mut self, new: &NewTxn<'_>, now: Millis) -> Result<String, Error> {
+        let tx = self.conn.transaction()?;
+        let seq: i64 = tx.query_row(
+            "UPDATE meta SET value = value + 1 WHERE key = 'txn_seq' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
+        let id = format!("{}-{}-{:06}", self.kiosk_id, timestamp(now), seq);
+        tx.execute(
+            "INSERT INTO txn (id, kind, state, msisdn, msisdn_masked, opened_at, updated_at)
+             VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?5)",
+            params![id, new.kind, new.msisdn, new.msisdn_masked, now],
+        )?;
+        insert_step(
+            &tx,
+            &id,
+            now,
+            "open",
+            Phase::Outcome,
+            &serde_json::json!({"kind": new.kind}),
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Appends a step to the log (an intent before acting, an outcome after).
+    pub fn step(
+        &mut self,
+        txn: &str,
+        kind: &str,
+        phase: Phase,
+        detail: &serde_json::Value,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        ensure_exists(&tx, txn)?;
+        insert_step(&tx, txn, now, kind, phase, detail)?;
+        tx.execute(
+            "UPDATE txn SET updated_at = ?2 WHERE id = ?1",
+            params![txn, now],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a note that is money (acceptor credit event, or a note cleared into the
+    /// cashbox at power-up) against a transaction: the note, the cash-box ledger and the
+    /// transaction's total change in one atomic write.
+    pub fn credit_note(
+        &mut self,
+        txn: &str,
+        fen: i64,
+        source: NoteSource,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let state = state_of(&tx, txn)?;
+        if !matches!(state, TxnState::Open | TxnState::Pending) {
+            return Err(Error::BadTransition {
+                txn: txn.into(),
+                state,
+                action: "take a note",
+            });
+        }
+        let src = match source {
+            NoteSource::Credit => "credit",
+            NoteSource::PowerUp => "power_up",
+        };
+        tx.execute(
+            "INSERT INTO note (txn_id, fen, source, at) VALUES (?1, ?2, ?3, ?4)",
+            params![txn, fen, src, now],
+        )?;
+        tx.execute(
+            "INSERT INTO cashbox (fen, count) VALUES (?1, 1)
+             ON CONFLICT(fen) DO UPDATE SET count = count + 1",
+            params![fen],
+        )?;
+        tx.execute(
+            "UPDATE txn SET inserted_fen = inserted_fen + ?2, updated_at = ?3 WHERE id = ?1",
+            params![txn, fen, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "note_credited",
+            Phase::Outcome,
+            &serde_json::json!({"fen": fen, "source": src}),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The operator confirmed the credit: the transaction is settled and the full phone
+    /// number is erased.
+    pub fn settle(
+        &mut self,
+        txn: &str,
+        credited_fen: i64,
+        boss_ref: &str,
+        new_balance_fen: Option<i64>,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let state = state_of(&tx, txn)?;
+        if !matches!(state, TxnState::Open | TxnState::Pending) {
+            return Err(Error::BadTransition {
+                txn: txn.into(),
+                state,
+                action: "settle",
+            });
+        }
+        tx.execute(
+            "UPDATE txn SET state = 'settled', credited_fen = ?2, boss_ref = ?3,
+                 new_balance_fen = ?4, msisdn = NULL, reason = NULL, updated_at = ?5
+             WHERE id = ?1",
+            params![txn, credited_fen, boss_ref, new_balance_fen, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "settled",
+            Phase::Outcome,
+            &serde_json::json!({"credited_fen": credited_fen, "boss_ref": boss_ref}),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Money is in but the credit is not confirmed (operator unreachable, answer lost):
+    /// the transaction waits, with its reason, for the retry.
+    pub fn mark_pending(&mut self, txn: &str, reason: &str, now: Millis) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let state = state_of(&tx, txn)?;
+        if !matches!(state, TxnState::Open | TxnState::Pending) {
+            return Err(Error::BadTransition {
+                txn: txn.into(),
+                state,
+                action: "wait for credit",
+            });
+        }
+        tx.execute(
+            "UPDATE txn SET state = 'pending', reason = ?2, updated_at = ?3 WHERE id = ?1",
+            params![txn, reason, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "pending",
+            Phase::Outcome,
+            &serde_json::json!({"reason": reason}),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The money cannot be credited: it becomes a refund voucher (退款凭条) for the
+    /// uncredited amount (everything taken, less what the operator credited). Returns the
+    /// voucher id.
+    pub fn issue_voucher(&mut self, txn: &str, reason: &str, now: Millis) -> Result<String, Error> {
+        let tx = self.conn.transaction()?;
+        let rec = load(&tx, txn)?;
+        // A settled transaction can still owe a voucher for money taken after its
+        // recharge went out (a late note): the voucher covers exactly the uncredited part.
+        let late_note = rec.state == TxnState::Settled && rec.inserted_fen > rec.credited_fen;
+        if !(matches!(rec.state, TxnState::Open | TxnState::Pending) || late_note) {
+            return Err(Error::BadTransition {
+                txn: txn.into(),
+                state: rec.state,
+                action: "issue a voucher",
+            });
+        }
+        let amount = rec.inserted_fen - rec.credited_fen;
+        let voucher = format!("V{}", txn);
+        tx.execute(
+            "INSERT INTO voucher (id, txn_id, amount_fen, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![voucher, txn, amount, reason, now],
+        )?;
+        tx.execute(
+            "UPDATE txn SET state = 'voucher', voucher_id = ?2, reason = ?3, msisdn = NULL,
+                 updated_at = ?4 WHERE id = ?1",
+            params![txn, voucher, reason, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "voucher",
+            Phase::Outcome,
+            &serde_json::json!({"voucher": voucher, "amount_fen": amount, "reason": reason}),
+        )?;
+        tx.commit()?;
+        Ok(voucher)
+    }
+
+    /// Ends a transaction that took no money.
+    pub fn cancel(&mut self, txn: &str, reason: &str, now: Millis) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let rec = load(&tx, txn)?;
+        if rec.state != TxnState::Open || rec.inserted_fen != 0 {
+            return Err(Error::BadTransition {
+                txn: txn.into(),
+                state: rec.state,
+                action: "cancel (money was taken)",
+            });
+        }
+        tx.execute(
+            "UPDATE txn SET state = 'cancelled', reason = ?2, msisdn = NULL, updated_at = ?3 WHERE id = ?1",
+            params![txn, reason, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "cancelled",
+            Phase::Outcome,
+            &serde_json::json!({"reason": reason}),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records whether the customer's receipt (or voucher) came out of the printer.
+    pub fn record_receipt(&mut self, txn: &str, outcome: &str, now: Millis) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        ensure_exists(&tx, txn)?;
+        tx.execute(
+            "UPDATE txn SET receipt = ?2, updated_at = ?3 WHERE id = ?1",
+            params![txn, outcome, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "receipt",
+            Phase::Outcome,
+            &serde_json::json!({"outcome": outcome}),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One transaction.
+    pub fn get(&self, txn: &str) -> Result<TxnRecord, Error> {
+        load(&self.conn, txn)
+    }
+
+    /// Transactions that are not finished: open (interrupted) or pending credit.
+    pub fn unfinished(&self) -> Result<Vec<TxnRecord>, Error> {
+        self.query_txns(
+            "WHERE state IN ('open', 'pending') ORDER BY opened_at, id",
+            [],
+        )
+    }
+
+    /// Transactions whose receipt or voucher has not been printed yet.
+    pub fn unprinted(&self) -> Result<Vec<TxnRecord>, Error> {
+        self.query_txns(
+            "WHERE state IN ('settled', 'voucher', 'pending') AND inserted_fen > 0
+               AND (receipt IS NULL OR receipt <> 'printed') ORDER BY opened_at, id",
+            [],
+        )
+    }
+
+    /// The most recent transactions, newest first.
+    pub fn list(&self, limit: u32) -> Result<Vec<TxnRecord>, Error> {
+        self.query_txns("ORDER BY opened_at DESC, id DESC LIMIT ?1", [limit])
+    }
+
+    /// The step log of one transaction, in order.
+    pub fn steps(&self, txn: &str) -> Result<Vec<StepRecord>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, txn_id, at, kind, phase, detail FROM step WHERE txn_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([txn], step_from_row)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+    }
+
+    /// The last step of a transaction, if any.
+    pub fn last_step(&self, txn: &str) -> Result<Option<StepRecord>, Error> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, txn_id, at, kind, phase, detail FROM step WHERE txn_id = ?1
+                 ORDER BY seq DESC LIMIT 1",
+                [txn],
+                step_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Cash-box contents since the last clearance.
+    pub fn cashbox(&self) -> Result<CashBox, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT fen, count FROM cashbox WHERE count > 0 ORDER BY fen")?;
+        let notes = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let total_fen = notes.iter().map(|(fen, n)| fen * n).sum();
+        Ok(CashBox { notes, total_fen })
+    }
+
+    /// Cash-box clearance (清机): the technician empties the cashbox. Returns what was
+    /// in it; the ledger starts again from zero.
+    pub fn clear_cashbox(&mut self, by: &str, now: Millis) -> Result<CashBox, Error> {
+        let before = self.cashbox()?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO clearance (at, total_fen, by, contents) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                now,
+                before.total_fen,
+                by,
+                serde_json::to_string(&before.notes)?
+            ],
+        )?;
+        let clearance = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE note SET clearance_id = ?1 WHERE clearance_id IS NULL",
+            [clearance],
+        )?;
+        tx.execute("DELETE FROM cashbox", [])?;
+        tx.commit()?;
+        Ok(before)
+    }
+
+    /// Verifies the journal's invariants. `allow_open` accepts open transactions (a
+    /// running kiosk); at rest, after recovery, none may be open.
+    pub fn check(&self, allow_open: bool) -> Result<CheckReport, Error> {
+        let mut violations = Vec::new();
+        let mut push =
+            |rule: &'static str, detail: String| violations.push(Violation { rule, detail });
+        let c = &self.conn;
+
+        // Every credited note belongs to exactly one transaction.
+        for orphan in strings(
+            c,
+            "SELECT id FROM note WHERE txn_id NOT IN (SELECT id FROM txn)",
+        )? {
+            push("note_without_transaction", format!("note {orphan}"));
+        }
+        // A transaction's total is the sum of its notes.
+        for row in strings(
+            c,
+            "SELECT t.id || ': total ' || t.inserted_fen || ' fen, notes ' || COALESCE(SUM(n.fen), 0)
+             FROM txn t LEFT JOIN note n ON n.txn_id = t.id
+             GROUP BY t.id HAVING t.inserted_fen <> COALESCE(SUM(n.fen), 0)",
+        )? {
+            push("transaction_total_matches_notes", row);
+        }
+        // Every transaction is settled, pending with a reason, on a voucher, or cancelled empty.
+        for rec in self.query_txns("ORDER BY id", [])? {
+            match rec.state {
+                TxnState::Open if !allow_open => push(
+                    "no_unresolved_transaction",
+                    format!("{} is still open", rec.id),
+                ),
+                TxnState::Open => {}
+                TxnState::Pending if rec.reason.is_none() => push(
+                    "pending_has_reason",
+                    format!("{} is pending without a reason", rec.id),
+                ),
+                TxnState::Pending => {}
+                TxnState::Settled if rec.credited_fen != rec.inserted_fen => push(
+                    "settled_credits_everything",
+                    format!(
+                        "{}: inserted {} fen, credited {} fen",
+                        rec.id, rec.inserted_fen, rec.credited_fen
+                    ),
+                ),
+                TxnState::Settled => {}
+                TxnState::Voucher => {
+                    let amount: Option<i64> = c
+                        .query_row(
+                            "SELECT amount_fen FROM voucher WHERE txn_id = ?1",
+                            [&rec.id],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if amount != Some(rec.inserted_fen - rec.credited_fen) {
+                        push(
+                            "voucher_covers_uncredited",
+                            format!(
+                                "{}: uncredited {} fen, voucher {:?}",
+                                rec.id,
+                                rec.inserted_fen - rec.credited_fen,
+                                amount
+                            ),
+                        );
+                    }
+                }
+                TxnState::Cancelled if rec.inserted_fen != 0 => push(
+                    "cancelled_took_no_money",
+                    format!("{} cancelled with {} fen in", rec.id, rec.inserted_fen),
+                ),
+                TxnState::Cancelled => {}
+            }
+            if rec.state != TxnState::Open && rec.state != TxnState::Pending && rec.msisdn.is_some()
+            {
+                push(
+                    "number_erased_when_closed",
+                    format!("{} keeps a full phone number", rec.id),
+                );
+            }
+        }
+        // Nothing is credited twice.
+        for row in strings(
+            c,
+            "SELECT txn_id || ' settled ' || COUNT(*) || ' times' FROM step
+             WHERE kind = 'settled' GROUP BY txn_id HAVING COUNT(*) > 1",
+        )? {
+            push("settled_once", row);
+        }
+        // The cash-box ledger equals the notes stacked since the last clearance.
+        for row in strings(
+            c,
+            "SELECT 'value ' || fen || ': ledger ' || ledger || ', notes ' || notes FROM (
+                 SELECT fen, SUM(ledger) AS ledger, SUM(notes) AS notes FROM (
+                     SELECT fen, count AS ledger, 0 AS notes FROM cashbox
+                     UNION ALL
+                     SELECT fen, 0, COUNT(*) FROM note WHERE clearance_id IS NULL GROUP BY fen)
+                 GROUP BY fen) WHERE ledger <> notes",
+        )? {
+            push("cashbox_matches_notes", row);
+        }
+
+        let transactions = c.query_row("SELECT COUNT(*) FROM txn", [], |r| r.get(0))?;
+        let notes = c.query_row("SELECT COUNT(*) FROM note", [], |r| r.get(0))?;
+        let cashbox_fen = self.cashbox()?.total_fen;
+        Ok(CheckReport {
+            transactions,
+            notes,
+            cashbox_fen,
+            violations,
+        })
+    }
+
+    /// Every transaction with its steps, as JSON lines (the daily upload and `journal export`).
+    pub fn export(&self, out: &mut dyn std::io::Write) -> Result<usize, Error> {
+        let txns = self.query_txns("ORDER BY opened_at, id", [])?;
+        for rec in &txns {
+            let steps = self.steps(&rec.id)?;
+            let line = serde_json::json!({"transaction": rec, "steps": steps});
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")
+                .map_err(|e| Error::Json(serde_json::Error::io(e)))?;
+        }
+        Ok(txns.len())
+    }
+
+    fn query_txns<P: rusqlite::Params>(&self, tail: &str, p: P) -> Result<Vec<TxnRecord>, Error> {
+        let sql = format!("SELECT {TXN_COLUMNS} FROM txn {tail}");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(p, txn_from_row)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+    }
+}
+
+const TXN_COLUMNS: &str =
+    "id, kind, state, msisdn, msisdn_masked, inserted_fen, credited_fen, boss_ref,
+    new_balance_fen, voucher_id, receipt, reason, opened_at, updated_at";
+
+fn txn_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TxnRecord> {
+    let state: String = r.get(2)?;
+    Ok(TxnRecord {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        state: TxnState::parse(&state).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("state {state}").into(),
+            )
+        })?,
+        msisdn: r.get(3)?,
+        msisdn_masked: r.get(4)?,
+        inserted_fen: r.get(5)?,
+        credited_fen: r.get(6)?,
+        boss_ref: r.get(7)?,
+        new_balance_fen: r.get(8)?,
+        voucher_id: r.get(9)?,
+        receipt: r.get(10)?,
+        reason: r.get(11)?,
+        opened_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+fn step_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StepRecord> {
+    let phase: String = r.get(4)?;
+    let detail: String = r.get(5)?;
+    Ok(StepRecord {
+        seq: r.get(0)?,
+        txn_id: r.get(1)?,
+        at: r.get(2)?,
+        kind: r.get(3)?,
+        phase: if phase == "intent" {
+            Phase::Intent
+        } else {
+            Phase::Outcome
+        },
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+    })
+}
+
+fn load(c: &Connection, txn: &str) -> Result<TxnRecord, Error> {
+    c.query_row(
+        &format!("SELECT {TXN_COLUMNS} FROM txn WHERE id = ?1"),
+        [txn],
+        txn_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| Error::UnknownTxn(txn.into()))
+}
+
+fn state_of(c: &Connection, txn: &str) -> Result<TxnState, Error> {
+    Ok(load(c, txn)?.state)
+}
+
+fn ensure_exists(c: &Connection, txn: &str) -> Result<(), Error> {
+    load(c, txn).map(|_| ())
+}
+
+fn insert_step(
+    c: &Connection,
+    txn: &str,
+    at: Millis,
+    kind: &str,
+    phase: Phase,
+    detail: &serde_json::Value,
+) -> Result<(), Error> {
+    let phase = match phase {
+        Phase::Intent => "intent",
+        Phase::Outcome => "outcome",
+    };
+    c.execute(
+        "INSERT INTO step (txn_id, at, kind, phase, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![txn, at, kind, phase, serde_json::to_string(detail)?],
+    )?;
+    Ok(())
+}
+
+fn strings(c: &Connection, sql: &str) -> Result<Vec<String>, Error> {
+    let mut stmt = c.prepare(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+}
+
+/// `yyyymmddHHMMSS` in UTC+8 (the operator's local time) from Unix milliseconds.
+fn timestamp(now: Millis) -> String {
+    let secs = now.div_euclid(1000) + 8 * 3600;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests;
