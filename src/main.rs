@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use telekiosk::{cli, demo};
 
 #[derive(Debug, Parser)]
-#[command(name = "telekiosk", version, about = "Self-service terminal of a mobile operator's shop")]
+#[command(
+    name = "telekiosk",
+    version,
+    about = "Self-service terminal of a mobile operator's shop"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
