@@ -6,5 +6,6 @@
 pub mod clock;
 pub mod rules;
 pub mod seed;
+pub mod service;
 pub mod simcard;
 pub mod store;

@@ -384,7 +384,8 @@ CREATE TABLE IF NOT EXISTS id_registry(
   numbers_elsewhere INTEGER NOT NULL, photo_seed INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS blacklist(id_number TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders(
-  order_id TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, number TEXT NOT NULL, iccid TEXT,
+  order_id TEXT PRIMARY KEY, kind TEXT NOT NULL, kiosk_id TEXT NOT NULL, number TEXT NOT NULL,
+  iccid TEXT, script_id TEXT, reservation_id TEXT,
   id_number TEXT NOT NULL, owner_name TEXT NOT NULL, plan_code TEXT NOT NULL,
   prepaid_fen INTEGER NOT NULL, first_month_fen INTEGER NOT NULL, card_fee_fen INTEGER NOT NULL,
   state TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -408,9 +409,9 @@ CREATE TABLE IF NOT EXISTS pushes(
   payload TEXT NOT NULL, created_at INTEGER NOT NULL, sent_at INTEGER, acked_at INTEGER,
   ack_detail TEXT);
 CREATE TABLE IF NOT EXISTS journals(
-  kiosk_id TEXT NOT NULL, txn_id TEXT NOT NULL, day TEXT NOT NULL, op TEXT NOT NULL,
-  number TEXT NOT NULL, amount_fen INTEGER NOT NULL, state TEXT NOT NULL,
-  PRIMARY KEY(kiosk_id, txn_id));
+  kiosk_id TEXT NOT NULL, seq INTEGER NOT NULL, txn_id TEXT NOT NULL, day TEXT NOT NULL,
+  op TEXT NOT NULL, number TEXT NOT NULL, amount_fen INTEGER NOT NULL, state TEXT NOT NULL,
+  PRIMARY KEY(kiosk_id, seq));
 ";
 
 /// The store. One connection behind a mutex: every operation is a short SQLite
@@ -801,34 +802,75 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Stores (replacing earlier copies of the same txn ids) a kiosk's journal entries for `day`.
+    /// Stores a kiosk's journal entries `(seq, day, entry)`; repeats of a `seq` are ignored.
+    /// Returns how many were new and the highest `seq` now held.
     ///
     /// # Errors
     /// SQLite's.
     pub fn store_journal(
         &self,
         kiosk_id: &str,
-        day: &str,
-        entries: &[JournalEntry],
-    ) -> Result<usize, StoreError> {
+        entries: &[(u64, String, JournalEntry)],
+    ) -> Result<(u32, u64), StoreError> {
         self.with_tx(|tx| {
-            let mut st = tx.prepare(
-                "INSERT OR REPLACE INTO journals(kiosk_id, txn_id, day, op, number, amount_fen, \
-                 state) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-            )?;
-            for e in entries {
-                st.execute(params![
-                    kiosk_id,
-                    e.txn_id,
-                    day,
-                    e.op,
-                    e.number,
-                    e.amount_fen,
-                    e.state
-                ])?;
+            let mut new = 0;
+            {
+                let mut st = tx.prepare(
+                    "INSERT OR IGNORE INTO journals(kiosk_id, seq, txn_id, day, op, number, \
+                     amount_fen, state) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                )?;
+                for (seq, day, e) in entries {
+                    let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
+                    new += st.execute(params![
+                        kiosk_id,
+                        seq,
+                        e.txn_id,
+                        day,
+                        e.op,
+                        e.number,
+                        e.amount_fen,
+                        e.state
+                    ])?;
+                }
             }
-            Ok(entries.len())
+            let max: Option<i64> = tx.query_row(
+                "SELECT MAX(seq) FROM journals WHERE kiosk_id=?1",
+                [kiosk_id],
+                |r| r.get(0),
+            )?;
+            Ok((
+                u32::try_from(new).unwrap_or(u32::MAX),
+                max.and_then(|m| u64::try_from(m).ok()).unwrap_or(0),
+            ))
         })
+    }
+
+    /// Highest journal `seq` held for a kiosk.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn journal_acked_seq(&self, kiosk_id: &str) -> Result<Option<u64>, StoreError> {
+        let conn = lock(&self.conn);
+        let max: Option<i64> = conn.query_row(
+            "SELECT MAX(seq) FROM journals WHERE kiosk_id=?1",
+            [kiosk_id],
+            |r| r.get(0),
+        )?;
+        Ok(max.and_then(|m| u64::try_from(m).ok()))
+    }
+
+    /// Kiosks with ledger or journal entries on `day`.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn kiosks_active_on(&self, day: &str) -> Result<Vec<String>, StoreError> {
+        let conn = lock(&self.conn);
+        let mut st = conn.prepare(
+            "SELECT kiosk_id FROM txns WHERE day=?1 UNION SELECT kiosk_id FROM journals \
+             WHERE day=?1 ORDER BY 1",
+        )?;
+        let rows = st.query_map([day], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Reconciles one kiosk's day (对账): its journal (uploaded, or `kiosk_side` when given)
@@ -847,9 +889,11 @@ impl Store {
         let kiosk: Vec<JournalEntry> = match kiosk_side {
             Some(e) => e.to_vec(),
             None => {
+                // The latest entry of each transaction (highest seq) is its final state.
                 let mut st = conn.prepare(
-                    "SELECT txn_id, op, number, amount_fen, state FROM journals \
-                     WHERE kiosk_id=?1 AND day=?2 ORDER BY txn_id",
+                    "SELECT txn_id, op, number, amount_fen, state FROM journals j \
+                     WHERE kiosk_id=?1 AND day=?2 AND seq=(SELECT MAX(seq) FROM journals \
+                     WHERE kiosk_id=j.kiosk_id AND txn_id=j.txn_id) ORDER BY txn_id",
                 )?;
                 let rows = st.query_map(params![kiosk_id, day], |r| {
                     Ok(JournalEntry {
