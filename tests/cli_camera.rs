@@ -145,3 +145,21 @@ fn sim_with_an_empty_frames_folder_fails_clearly() {
     assert!(err.contains("no JPEG or PNG frames"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs against the camera named by `TELEKIOSK_CAMERA_DEVICE` (e.g. `/dev/video0`).
+#[cfg(feature = "hardware-tests")]
+#[test]
+fn diag_real_camera_captures_a_frame() {
+    let device = std::env::var("TELEKIOSK_CAMERA_DEVICE")
+        .expect("set TELEKIOSK_CAMERA_DEVICE=/dev/videoN for hardware tests");
+    let out = telekiosk(&["diag", "camera", "--device", &device, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["simulated"], false);
+    assert!(report["width"].as_u64().is_some_and(|w| w > 0));
+    assert!(report["jpeg_bytes"].as_u64().is_some_and(|n| n > 0));
+}

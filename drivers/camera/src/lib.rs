@@ -644,6 +644,77 @@ mod tests {
         assert!(cam.photo().await.is_err());
     }
 
+    /// A source whose driver code panics while capturing.
+    struct Panicking;
+    impl FrameSource for Panicking {
+        fn info(&self) -> SourceInfo {
+            Unplugged.info()
+        }
+        fn capture(&mut self) -> Result<Frame, CameraError> {
+            panic!("driver bug");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_driver_reaches_the_caller_as_unavailable() {
+        let cam = Camera::spawn_with(simulated(Resolution::default()), || {
+            Ok(Box::new(Panicking) as Box<_>)
+        })
+        .await
+        .expect("opens");
+        assert!(matches!(
+            cam.still().await,
+            Err(CameraError::CameraUnavailable {
+                cause: Unavailable::WorkerStopped
+            })
+        ));
+        assert!(matches!(
+            cam.preview().await,
+            Err(CameraError::CameraUnavailable {
+                cause: Unavailable::WorkerStopped
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_open_is_reported_by_open() {
+        let err = Camera::spawn_with(simulated(Resolution::default()), || {
+            Err(CameraError::unavailable(Unavailable::NoDevice {
+                path: PathBuf::from("/dev/video7"),
+            }))
+        })
+        .await
+        .expect_err("open fails");
+        assert_eq!(
+            err.to_string(),
+            "camera unavailable: no camera at /dev/video7"
+        );
+    }
+
+    /// Runs against the camera named by `TELEKIOSK_CAMERA_DEVICE` (e.g. `/dev/video0`).
+    #[cfg(feature = "hardware-tests")]
+    #[tokio::test]
+    async fn real_camera_gives_stills_previews_and_photos() {
+        let device = std::env::var("TELEKIOSK_CAMERA_DEVICE")
+            .expect("set TELEKIOSK_CAMERA_DEVICE=/dev/videoN for hardware tests");
+        let cam = Camera::open(CameraConfig {
+            source: SourceConfig::V4l2 {
+                device: PathBuf::from(device),
+            },
+            capture_timeout: Duration::from_secs(30),
+            ..CameraConfig::default()
+        })
+        .await
+        .expect("camera opens");
+        let res = cam.info().resolution;
+        let still = cam.still().await.expect("still");
+        assert_eq!(still.image.dimensions(), (res.width, res.height));
+        let preview = cam.preview().await.expect("preview");
+        assert!(preview.image.width() <= 320);
+        let photo = cam.photo().await.expect("photo");
+        assert!(codec::mjpeg_to_rgb(&photo.jpeg).is_ok());
+    }
+
     #[test]
     fn frame_debug_shows_no_pixels() {
         let frame = Frame {
