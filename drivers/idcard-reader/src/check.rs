@@ -48,6 +48,24 @@ pub fn is_expired(valid_to: ValidTo, today: Date) -> bool {
     }
 }
 
+/// China Standard Time (UTC+8, no daylight saving): validity dates on the card are
+/// calendar days in China.
+pub const CHINA_UTC_OFFSET_SECONDS: i64 = 8 * 3600;
+
+/// The calendar day in China at `now` (pass `SystemTime::now()` at the edge).
+pub fn china_date(now: std::time::SystemTime) -> Date {
+    let secs = match now.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX / 2),
+    };
+    let days = (secs + CHINA_UTC_OFFSET_SECONDS).div_euclid(86_400);
+    // 1970-01-01 is Julian day 2_440_588.
+    i32::try_from(days + 2_440_588)
+        .ok()
+        .and_then(|jd| Date::from_julian_day(jd).ok())
+        .unwrap_or(Date::MIN)
+}
+
 /// Age in whole years on `today` of someone born on `birth` (0 before birth).
 /// Someone born on 29 February turns a year older on 1 March in common years.
 pub fn age_on(birth: Date, today: Date) -> u32 {
@@ -86,6 +104,16 @@ mod tests {
         assert!(!is_expired(to, date!(2026 - 11 - 22)));
         assert!(is_expired(to, date!(2026 - 11 - 23)));
         assert!(!is_expired(ValidTo::LongTerm, date!(2999 - 01 - 01)));
+    }
+
+    #[test]
+    fn china_date_is_utc_plus_8() {
+        use std::time::{Duration, UNIX_EPOCH};
+        // 2026-11-22 16:00:00 UTC is already 2026-11-23 in Beijing.
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_363_200);
+        assert_eq!(china_date(t), date!(2026 - 11 - 23));
+        assert_eq!(china_date(t - Duration::from_secs(1)), date!(2026 - 11 - 22));
+        assert_eq!(china_date(UNIX_EPOCH), date!(1970 - 01 - 01));
     }
 
     #[test]

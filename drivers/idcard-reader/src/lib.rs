@@ -22,6 +22,7 @@ pub mod usb;
 
 pub use card::{Fingerprint, Photo, SamId};
 pub use driver::{CardRead, IdCardReader, ReaderConfig, ReaderError, WaitOutcome};
+pub use time::Date;
 pub use text::{CardKind, CardText, DocumentNumber, PersonName, Sex, ValidTo};
 
 /// Serial line settings of the reader: 115200 8N1 (the factory default).
