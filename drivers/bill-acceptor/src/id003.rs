@@ -45,7 +45,7 @@ mod driver;
 pub mod frame;
 pub mod host;
 pub mod message;
-// pub mod sim;
+pub mod sim;
 
 pub use driver::Id003;
 pub use host::{Config, Host, Op};
