@@ -3,7 +3,9 @@
 //! a thin shell around this library so integration tests can drive the same code.
 #![forbid(unsafe_code)]
 
+pub mod boss;
 pub mod cli;
 pub mod demo;
 pub mod flow;
 pub mod journal;
+pub mod receipts;
