@@ -130,7 +130,8 @@ pub fn yuyv_to_rgb(width: u32, height: u32, data: &[u8]) -> Result<RgbImage, Dec
 /// Decodes one MJPEG frame (a JPEG image; UVC cameras may omit the Huffman tables, which
 /// the decoder then takes from the JPEG standard's defaults).
 pub fn mjpeg_to_rgb(data: &[u8]) -> Result<RgbImage, DecodeError> {
-    image::load_from_memory_with_format(data, ImageFormat::Jpeg)
+    let data = crate::mjpeg::with_standard_huffman_tables(data);
+    image::load_from_memory_with_format(&data, ImageFormat::Jpeg)
         .map(|img| img.to_rgb8())
         .map_err(DecodeError::Jpeg)
 }
@@ -216,6 +217,37 @@ mod tests {
         assert_eq!(back.dimensions(), (64, 48));
         let [r, g, b] = back.get_pixel(32, 24).0;
         assert!(r.abs_diff(128) < 12 && g.abs_diff(120) < 12 && b.abs_diff(100) < 12);
+    }
+
+    /// Removes the DHT (Huffman table) segments, as many UVC cameras send MJPEG frames.
+    fn strip_huffman_tables(jpeg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i + 4 <= jpeg.len() {
+            if jpeg[i] == 0xFF && jpeg[i + 1] == 0xC4 {
+                let len = usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
+                i += 2 + len;
+            } else if jpeg[i] == 0xFF && jpeg[i + 1] == 0xDA {
+                out.extend_from_slice(&jpeg[i..]);
+                return out;
+            } else {
+                out.push(jpeg[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn mjpeg_frame_without_huffman_tables_decodes_with_the_standard_ones() {
+        let img = RgbImage::from_fn(64, 48, |x, y| Rgb([byte(x * 4), byte(y * 5), 100]));
+        let jpeg = encode_jpeg(&img, 85).expect("encodes");
+        let uvc = strip_huffman_tables(&jpeg);
+        assert!(uvc.len() < jpeg.len(), "tables removed");
+        assert!(!uvc.windows(2).any(|w| w == [0xFF, 0xC4]));
+        let back = mjpeg_to_rgb(&uvc).expect("decodes without DHT");
+        assert_eq!(back.dimensions(), (64, 48));
+        assert_eq!(back, mjpeg_to_rgb(&jpeg).expect("decodes"));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod mjpeg;
 pub mod quality;
 pub mod sim;
 pub mod v4l;
