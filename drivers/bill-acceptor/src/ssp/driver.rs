@@ -241,16 +241,13 @@ impl<T: devio::Transport> Ssp<T> {
         Ok(out)
     }
 
-    /// After the device reset by itself: keys, protocol level and inhibits are gone.
+    /// After the device reported a reset (F1): its protocol level, inhibits and enable
+    /// state are gone. (Lost eSSP keys show as FA and are renegotiated in
+    /// [`Ssp::command`].) Harmless for the F1 every device reports after power-up.
     async fn restore(&mut self) -> Result<(), Error> {
-        self.link.clear_key();
-        self.expect_ok(Command::Sync).await?;
         let _ = self
             .command(Command::HostProtocolVersion(self.protocol_version))
             .await?;
-        if self.config.encryption {
-            self.negotiate_keys().await?;
-        }
         if let Some(values) = self.accepting.clone() {
             self.enable(&values).await?;
         }

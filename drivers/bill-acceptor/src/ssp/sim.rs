@@ -49,8 +49,10 @@ enum Note {
         until: Instant,
         kind: ReadKind,
     },
+    /// `reported`: the host has seen `EF n`; only then does a POLL accept the note.
     Escrow {
         channel: u8,
+        reported: bool,
     },
     Stacking {
         channel: u8,
@@ -248,7 +250,7 @@ impl Device {
                 _ => self.cut_on_stack = true,
             },
             Action::PowerCutInEscrow => match self.note {
-                Note::Escrow { channel } => {
+                Note::Escrow { channel, .. } => {
                     self.power_cut(now, vec![PollEvent::NoteClearedFromFront(channel)])
                 }
                 _ => self.cut_in_escrow = true,
@@ -340,7 +342,10 @@ impl Device {
                     } else if self.cut_in_escrow {
                         self.power_cut(now, vec![PollEvent::NoteClearedFromFront(ch)]);
                     } else {
-                        self.note = Note::Escrow { channel: ch };
+                        self.note = Note::Escrow {
+                            channel: ch,
+                            reported: false,
+                        };
                         self.last_command = self.last_command.max(now);
                     }
                 }
@@ -387,7 +392,7 @@ impl Device {
         let mut out = Vec::new();
         match self.note {
             Note::Reading { .. } => out.push(PollEvent::Read(NoteRef::Channel(0))),
-            Note::Escrow { channel } => out.push(PollEvent::Read(NoteRef::Channel(channel))),
+            Note::Escrow { channel, .. } => out.push(PollEvent::Read(NoteRef::Channel(channel))),
             Note::Stacking { .. } => out.push(PollEvent::Stacking),
             Note::Rejecting { .. } => out.push(PollEvent::Rejecting),
             Note::Jammed { safe: true } => out.push(PollEvent::SafeJam),
@@ -404,12 +409,27 @@ impl Device {
     }
 
     fn poll(&mut self, now: Instant, with_ack: bool) -> Vec<u8> {
-        if let Note::Escrow { channel } = self.note {
-            // A poll while a note is in escrow accepts it.
-            self.note = Note::Stacking {
+        match self.note {
+            // A poll after the host has seen the note in escrow accepts it.
+            Note::Escrow {
                 channel,
-                until: now + STACK_TIME,
-            };
+                reported: true,
+            } => {
+                self.note = Note::Stacking {
+                    channel,
+                    until: now + STACK_TIME,
+                };
+            }
+            Note::Escrow {
+                channel,
+                reported: false,
+            } => {
+                self.note = Note::Escrow {
+                    channel,
+                    reported: true,
+                };
+            }
+            _ => {}
         }
         let mut events = Vec::new();
         if with_ack {
