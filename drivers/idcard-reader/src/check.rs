@@ -112,7 +112,10 @@ mod tests {
         // 2026-11-22 16:00:00 UTC is already 2026-11-23 in Beijing.
         let t = UNIX_EPOCH + Duration::from_secs(1_795_363_200);
         assert_eq!(china_date(t), date!(2026 - 11 - 23));
-        assert_eq!(china_date(t - Duration::from_secs(1)), date!(2026 - 11 - 22));
+        assert_eq!(
+            china_date(t - Duration::from_secs(1)),
+            date!(2026 - 11 - 22)
+        );
         assert_eq!(china_date(UNIX_EPOCH), date!(1970 - 01 - 01));
     }
 

@@ -414,45 +414,43 @@ impl FrameDecoder {
 
     /// The next complete frame body, an error frame, or `None` if more bytes are needed.
     pub fn next_frame(&mut self) -> Option<Result<Vec<u8>, FrameError>> {
-        loop {
-            // Skip to the first possible preamble start.
-            let start = find_preamble(&self.buf);
-            if start > 0 {
-                self.discarded += start;
-                self.buf.drain(..start);
-            }
-            if self.buf.len() < PREAMBLE.len() + 2 {
-                return None;
-            }
-            if self.buf.get(..PREAMBLE.len()) != Some(&PREAMBLE[..]) {
-                // A partial preamble at the end of the buffer: wait for more.
-                return None;
-            }
-            let (hi, lo) = match (self.buf.get(5), self.buf.get(6)) {
-                (Some(h), Some(l)) => (*h, *l),
-                _ => return None,
-            };
-            let len = usize::from(u16::from_be_bytes([hi, lo]));
-            if !(MIN_LEN..=MAX_LEN).contains(&len) {
-                // Not a real frame: drop the first byte and look for the next preamble.
-                self.discarded += 1;
-                self.buf.drain(..1);
-                return Some(Err(FrameError::BadLength { len }));
-            }
-            let total = PREAMBLE.len() + 2 + len;
-            if self.buf.len() < total {
-                return None;
-            }
-            let frame: Vec<u8> = self.buf.drain(..total).collect();
-            let body = frame.get(7..total - 1).unwrap_or_default();
-            let got = frame.last().copied().unwrap_or_default();
-            // len <= MAX_LEN fits u16.
-            let want = checksum(u16::from_be_bytes([hi, lo]), body);
-            if got != want {
-                return Some(Err(FrameError::BadChecksum { got, want }));
-            }
-            return Some(Ok(body.to_vec()));
+        // Skip to the first possible preamble start.
+        let start = find_preamble(&self.buf);
+        if start > 0 {
+            self.discarded += start;
+            self.buf.drain(..start);
         }
+        if self.buf.len() < PREAMBLE.len() + 2 {
+            return None;
+        }
+        if self.buf.get(..PREAMBLE.len()) != Some(&PREAMBLE[..]) {
+            // A partial preamble at the end of the buffer: wait for more.
+            return None;
+        }
+        let (hi, lo) = match (self.buf.get(5), self.buf.get(6)) {
+            (Some(h), Some(l)) => (*h, *l),
+            _ => return None,
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if !(MIN_LEN..=MAX_LEN).contains(&len) {
+            // Not a real frame: drop the first byte and look for the next preamble.
+            self.discarded += 1;
+            self.buf.drain(..1);
+            return Some(Err(FrameError::BadLength { len }));
+        }
+        let total = PREAMBLE.len() + 2 + len;
+        if self.buf.len() < total {
+            return None;
+        }
+        let frame: Vec<u8> = self.buf.drain(..total).collect();
+        let body = frame.get(7..total - 1).unwrap_or_default();
+        let got = frame.last().copied().unwrap_or_default();
+        // len <= MAX_LEN fits u16.
+        let want = checksum(u16::from_be_bytes([hi, lo]), body);
+        if got != want {
+            return Some(Err(FrameError::BadChecksum { got, want }));
+        }
+        Some(Ok(body.to_vec()))
     }
 }
 

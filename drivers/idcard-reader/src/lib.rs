@@ -22,8 +22,8 @@ pub mod usb;
 
 pub use card::{Fingerprint, Photo, SamId};
 pub use driver::{CardRead, IdCardReader, ReaderConfig, ReaderError, WaitOutcome};
-pub use time::Date;
 pub use text::{CardKind, CardText, DocumentNumber, PersonName, Sex, ValidTo};
+pub use time::Date;
 
 /// Serial line settings of the reader: 115200 8N1 (the factory default).
 pub const LINE_SETTINGS: devio::LineSettings = devio::LineSettings::n81(115_200);

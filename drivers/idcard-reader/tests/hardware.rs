@@ -12,7 +12,11 @@ async fn exercise<T: devio::Transport>(mut reader: IdCardReader<T>) {
     reader.sam_status().await.expect("SAM status");
     let sam = reader.sam_id().await.expect("SAM id");
     eprintln!("SAM {sam}");
-    match reader.wait_for_card(Duration::from_secs(30)).await.expect("reader fault") {
+    match reader
+        .wait_for_card(Duration::from_secs(30))
+        .await
+        .expect("reader fault")
+    {
         WaitOutcome::Card(card) => {
             // Masked output only.
             eprintln!("read {} (photo {} bytes)", card.text, card.photo.len());
@@ -40,5 +44,9 @@ async fn usb_reader_reads_a_card() {
     };
     let usb = UsbReader::open(sel.parse().expect("VID:PID")).expect("open USB reader");
     eprintln!("endpoints {:?}", usb.endpoints());
-    exercise(IdCardReader::new(usb.into_transport(), ReaderConfig::default())).await;
+    exercise(IdCardReader::new(
+        usb.into_transport(),
+        ReaderConfig::default(),
+    ))
+    .await;
 }

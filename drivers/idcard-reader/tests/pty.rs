@@ -33,7 +33,10 @@ async fn read(reader: &mut IdCardReader<devio::SerialStream>) -> idcard_reader::
 async fn every_card_type_reads_over_the_pty() {
     let (sim, mut reader) = start();
     reader.sam_status().await.unwrap();
-    assert_eq!(reader.sam_id().await.unwrap().to_string(), "05.01-20101028-0001234567-0089012345");
+    assert_eq!(
+        reader.sam_id().await.unwrap().to_string(),
+        "05.01-20101028-0001234567-0089012345"
+    );
     let today = date!(2026 - 11 - 22);
     for name in [
         "resident",
@@ -63,7 +66,13 @@ async fn every_card_type_reads_over_the_pty() {
         }
         sim.with(|s| s.remove());
         // The driver sees the card leave before the next one.
-        assert_eq!(reader.wait_for_card(Duration::from_millis(300)).await.unwrap(), WaitOutcome::NoCard);
+        assert_eq!(
+            reader
+                .wait_for_card(Duration::from_millis(300))
+                .await
+                .unwrap(),
+            WaitOutcome::NoCard
+        );
     }
 }
 
@@ -71,29 +80,56 @@ async fn every_card_type_reads_over_the_pty() {
 async fn fingerprint_read_and_new_address() {
     let (sim, port_reader) = start();
     let port = port_reader.into_inner();
-    let mut reader = IdCardReader::new(port, ReaderConfig { read_fingerprint: true, ..config() });
+    let mut reader = IdCardReader::new(
+        port,
+        ReaderConfig {
+            read_fingerprint: true,
+            ..config()
+        },
+    );
     sim.with(|s| s.place("foreign_permanent_2023"));
     let card = read(&mut reader).await;
     assert!(card.fingerprint.is_some());
     assert_eq!(card.text.kind(), CardKind::ForeignPermanent2023);
     sim.with(|s| s.remove());
-    assert_eq!(reader.wait_for_card(Duration::from_millis(300)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(300))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     sim.with(|s| s.place("resident_expired"));
     let card = read(&mut reader).await;
     assert!(card.fingerprint.is_none());
     // Still selected: the newest address page is absent on this card (SW3 91).
     assert_eq!(reader.read_new_address().await.unwrap(), None);
     sim.with(|s| s.remove());
-    assert_eq!(reader.wait_for_card(Duration::from_millis(300)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(300))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     sim.with(|s| s.place("resident"));
     let _ = read(&mut reader).await;
-    assert_eq!(reader.read_new_address().await.unwrap().as_deref(), Some("北京市东城区测试路9号"));
+    assert_eq!(
+        reader.read_new_address().await.unwrap().as_deref(),
+        Some("北京市东城区测试路9号")
+    );
 }
 
 #[tokio::test]
 async fn no_card_times_out_as_an_outcome() {
     let (_sim, mut reader) = start();
-    assert_eq!(reader.wait_for_card(Duration::from_millis(500)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(500))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
 }
 
 #[tokio::test]
@@ -107,10 +143,22 @@ async fn a_card_left_on_the_reader_is_not_read_twice() {
     });
     let _ = read(&mut reader).await;
     assert!(reader.awaiting_removal());
-    assert_eq!(reader.wait_for_card(Duration::from_millis(600)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(600))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     assert_eq!(sim.with(|s| s.reads()), 1);
     sim.with(|s| s.remove());
-    assert_eq!(reader.wait_for_card(Duration::from_millis(300)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(300))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     assert!(!reader.awaiting_removal());
     sim.with(|s| s.place("resident"));
     let _ = read(&mut reader).await;
@@ -121,11 +169,23 @@ async fn a_card_left_on_the_reader_is_not_read_twice() {
         s.set_halt_after_read(true);
         s.remove()
     });
-    assert_eq!(reader.wait_for_card(Duration::from_millis(300)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(300))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     sim.with(|s| s.place("hmt_residence"));
     let card = read(&mut reader).await;
     assert_eq!(card.text.kind(), CardKind::HmtResidence);
-    assert_eq!(reader.wait_for_card(Duration::from_millis(600)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(600))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     assert_eq!(sim.with(|s| s.reads()), 3);
 }
 
@@ -136,7 +196,10 @@ async fn bad_checksum_reply_is_an_error_never_data() {
         s.place("resident");
         s.set_fault(Fault::BadChecksum)
     });
-    let err = reader.wait_for_card(Duration::from_secs(5)).await.unwrap_err();
+    let err = reader
+        .wait_for_card(Duration::from_secs(5))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ReaderError::BadFrame { .. }), "{err:?}");
     // Cleared: the same card reads fine.
     sim.with(|s| s.set_fault(Fault::None));
@@ -151,7 +214,10 @@ async fn sam_failure_is_reported() {
     let err = reader.sam_status().await.unwrap_err();
     assert!(err.is_sam_failure(), "{err:?}");
     sim.with(|s| s.place("resident"));
-    let err = reader.wait_for_card(Duration::from_secs(2)).await.unwrap_err();
+    let err = reader
+        .wait_for_card(Duration::from_secs(2))
+        .await
+        .unwrap_err();
     assert!(err.is_sam_failure(), "{err:?}");
 }
 
@@ -172,9 +238,21 @@ async fn read_failure_and_rejected_card_are_outcomes() {
         s.set_fault(Fault::CardRejected)
     });
     // The failed card must leave first; then the rejected one is reported.
-    assert_eq!(reader.wait_for_card(Duration::from_millis(300)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(300))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     sim.with(|s| s.remove());
-    assert_eq!(reader.wait_for_card(Duration::from_millis(300)).await.unwrap(), WaitOutcome::NoCard);
+    assert_eq!(
+        reader
+            .wait_for_card(Duration::from_millis(300))
+            .await
+            .unwrap(),
+        WaitOutcome::NoCard
+    );
     sim.with(|s| s.place("resident"));
     assert_eq!(
         reader.wait_for_card(Duration::from_secs(10)).await.unwrap(),
@@ -188,7 +266,11 @@ async fn silent_reader_times_out() {
     let port = port_reader.into_inner();
     let mut reader = IdCardReader::new(
         port,
-        ReaderConfig { command_timeout: Duration::from_millis(300), link_retries: 1, ..config() },
+        ReaderConfig {
+            command_timeout: Duration::from_millis(300),
+            link_retries: 1,
+            ..config()
+        },
     );
     sim.with(|s| s.set_fault(Fault::Silent));
     let err = reader.sam_status().await.unwrap_err();
