@@ -22,6 +22,11 @@ const DECODABLE: &[FrameFormat] = &[FrameFormat::MJPEG, FrameFormat::YUYV];
 const STALE_FRAMES: usize = 4;
 /// After this long without a capture, the queued frames are considered stale.
 const STALE_AFTER: Duration = Duration::from_millis(500);
+/// Frames of the first second after the stream starts are dark or tinted while the
+/// camera's automatic exposure and white balance settle; they are read and dropped.
+const WARM_UP: Duration = Duration::from_secs(1);
+/// Upper bound on frames dropped while warming up (a camera running at 60 fps).
+const WARM_UP_MAX_FRAMES: usize = 60;
 
 /// The V4L2 index of a device node: `/dev/video3` → 3. Follows symlinks such as
 /// `/dev/v4l/by-id/…` when the path exists.
@@ -84,6 +89,7 @@ pub struct V4lSource {
     name: String,
     format: PixelFormat,
     resolution: Resolution,
+    started: Instant,
     last_capture: Option<Instant>,
     sequence: u64,
 }
@@ -179,6 +185,7 @@ impl V4lSource {
                 width: actual.width(),
                 height: actual.height(),
             },
+            started: Instant::now(),
             last_capture: None,
             sequence: 0,
         })
@@ -208,7 +215,12 @@ impl FrameSource for V4lSource {
 
     fn capture(&mut self) -> Result<Frame, CameraError> {
         let idle = self.last_capture.is_none_or(|t| t.elapsed() >= STALE_AFTER);
-        if idle {
+        let mut warm_up_frames = 0;
+        while self.started.elapsed() < WARM_UP && warm_up_frames < WARM_UP_MAX_FRAMES {
+            self.next_raw()?;
+            warm_up_frames += 1;
+        }
+        if idle && warm_up_frames == 0 {
             // The driver kept filling its queued buffers while nobody read them; those
             // frames show the past, so skip them and take a fresh one.
             for _ in 0..STALE_FRAMES {
