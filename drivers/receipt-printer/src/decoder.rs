@@ -29,7 +29,7 @@ pub enum Command {
     ChineseOff,
     /// ESC d n: print and feed n lines.
     FeedLines(u8),
-    /// GS V m [n]: cut; `partial` for m = 1/49/66, `feed` dots before cutting for m = 65/66.
+    /// GS V m [n]: cut; `partial` for m = 1/49/66, `feed` dots past the cutter for m = 65/66.
     Cut { partial: bool, feed: u8 },
     /// GS ( k fn 65: QR model.
     QrModel(u8),
@@ -254,7 +254,7 @@ fn parse_gs(buf: &[u8]) -> Parse {
                     3,
                 ),
                 65 | 66 => fixed(buf, 4, |b| Command::Cut {
-                    partial: m == 66 || m == 65,
+                    partial: m == 66,
                     feed: b.get(3).copied().unwrap_or(0),
                 }),
                 _ => Parse::Done(Command::Skipped(vec![GS, c, m]), 3),
@@ -389,7 +389,7 @@ mod tests {
                 Command::QrPrint,
                 Command::Align(0),
                 Command::Cut {
-                    partial: true,
+                    partial: false,
                     feed: 0
                 },
             ]

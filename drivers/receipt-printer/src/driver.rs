@@ -28,6 +28,8 @@ pub struct PrinterConfig {
     pub per_line: Duration,
     /// Fixed extra wait after a job (cut and paper movement).
     pub settle: Duration,
+    /// How often DLE EOT is polled while the printer works through a job.
+    pub poll_interval: Duration,
 }
 
 impl Default for PrinterConfig {
@@ -37,6 +39,7 @@ impl Default for PrinterConfig {
             baud: Some(DEFAULT_LINE.baud),
             per_line: Duration::from_millis(15),
             settle: Duration::from_millis(300),
+            poll_interval: Duration::from_millis(250),
         }
     }
 }
@@ -103,13 +106,27 @@ impl<T: Transport> Printer<T> {
         let bytes = escpos::encode_receipt(receipt);
         self.io.write_all(&bytes).await?;
         self.io.flush().await?;
-        tokio::time::sleep(self.finish_estimate(receipt, bytes.len())).await;
-        let after = match self.status().await {
-            Ok(s) => Some(s),
-            Err(Error::Timeout { .. }) => None,
-            Err(e) => return Err(e),
+        // Poll while the printer works through the job: a paper-out or an opened cover
+        // ends the wait at once; otherwise the status at the end decides.
+        let deadline = tokio::time::Instant::now() + self.finish_estimate(receipt, bytes.len());
+        let last = loop {
+            let now = tokio::time::Instant::now();
+            let wait = deadline
+                .saturating_duration_since(now)
+                .min(self.config.poll_interval);
+            tokio::time::sleep(wait).await;
+            let status = match self.status().await {
+                Ok(s) => Some(s),
+                Err(Error::Timeout { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            if status.is_some_and(|s| s.blocker().is_some())
+                || tokio::time::Instant::now() >= deadline
+            {
+                break status;
+            }
         };
-        let outcome = PrintOutcome::after_job(after);
+        let outcome = PrintOutcome::after_job(last);
         tracing::info!(?outcome, "receipt job finished");
         Ok(outcome)
     }
@@ -162,4 +179,74 @@ pub fn open_serial(
     line: devio::LineSettings,
 ) -> Result<devio::SerialStream, devio::Error> {
     devio::open_serial(path, line)
+}
+
+/// The printer as an actor (STYLE §3): a task owns the port, cloneable [`PrinterHandle`]s
+/// send it requests; the task ends when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct PrinterHandle {
+    tx: tokio::sync::mpsc::Sender<Request>,
+}
+
+#[derive(Debug)]
+enum Request {
+    Status(tokio::sync::oneshot::Sender<Result<PrinterStatus, Error>>),
+    Print(
+        Box<Receipt>,
+        tokio::sync::oneshot::Sender<Result<PrintOutcome, Error>>,
+    ),
+}
+
+/// Errors of a [`PrinterHandle`] request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandleError {
+    /// The printer reported an error.
+    #[error(transparent)]
+    Printer(#[from] Error),
+    /// The printer task has ended (its transport failed earlier or the runtime is shutting down).
+    #[error("the printer task has ended")]
+    Gone,
+}
+
+impl<T: Transport> Printer<T> {
+    /// Moves the printer into its own task and returns a handle to it.
+    pub fn spawn(mut self) -> PrinterHandle {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Request>(8);
+        tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                match req {
+                    Request::Status(reply) => {
+                        let _ = reply.send(self.status().await);
+                    }
+                    Request::Print(receipt, reply) => {
+                        let _ = reply.send(self.print(&receipt).await);
+                    }
+                }
+            }
+        });
+        PrinterHandle { tx }
+    }
+}
+
+impl PrinterHandle {
+    /// The printer's state now.
+    pub async fn status(&self) -> Result<PrinterStatus, HandleError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Request::Status(tx))
+            .await
+            .map_err(|_| HandleError::Gone)?;
+        Ok(rx.await.map_err(|_| HandleError::Gone)??)
+    }
+
+    /// Prints a receipt (see [`Printer::print`]); requests from several handles queue.
+    pub async fn print(&self, receipt: Receipt) -> Result<PrintOutcome, HandleError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Request::Print(Box::new(receipt), tx))
+            .await
+            .map_err(|_| HandleError::Gone)?;
+        Ok(rx.await.map_err(|_| HandleError::Gone)??)
+    }
 }

@@ -43,7 +43,7 @@ pub fn cut(kind: CutKind) -> Vec<u8> {
     match kind {
         CutKind::Full => vec![0x1D, 0x56, 0x00],
         CutKind::Partial => vec![0x1D, 0x56, 0x01],
-        CutKind::FeedAndPartial(n) => vec![0x1D, 0x56, 0x41, n],
+        CutKind::FeedAndCut(n) => vec![0x1D, 0x56, 0x41, n],
     }
 }
 
@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(CHINESE_OFF, hex!("1C 2E"));
         assert_eq!(cut(CutKind::Full), hex!("1D 56 00"));
         assert_eq!(cut(CutKind::Partial), hex!("1D 56 01"));
-        assert_eq!(cut(CutKind::FeedAndPartial(3)), hex!("1D 56 41 03"));
+        assert_eq!(cut(CutKind::FeedAndCut(3)), hex!("1D 56 41 03"));
         assert_eq!(QR_PRINT, hex!("1D 28 6B 03 00 31 51 30"));
     }
 

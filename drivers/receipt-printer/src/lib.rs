@@ -5,7 +5,8 @@
 //! - [`escpos`]: pure encoder (receipt → bytes, GB18030 text, QR codes, cuts).
 //! - [`status`]: pure DLE EOT status decoding, [`PrinterStatus`], [`PrintOutcome`].
 //! - [`decoder`]: pure ESC/POS stream decoder (the printer's side; used by the simulator).
-//! - [`Printer`]: the thin async driver over any [`devio::Transport`].
+//! - [`Printer`]: the thin async driver over any [`devio::Transport`]; [`Printer::spawn`]
+//!   turns it into an actor with cloneable [`PrinterHandle`]s.
 //! - [`usb`]: USB printer class transport through `rusb`.
 //! - [`sim`]: the simulator, with text and PNG rendering of what it printed.
 #![forbid(unsafe_code)]
@@ -18,6 +19,8 @@ pub mod sim;
 pub mod status;
 pub mod usb;
 
-pub use driver::{DEFAULT_LINE, Error, Printer, PrinterConfig, open_serial};
+pub use driver::{
+    DEFAULT_LINE, Error, HandleError, Printer, PrinterConfig, PrinterHandle, open_serial,
+};
 pub use receipt::{Align, Block, CutKind, QrErrorLevel, Receipt, Size, WIDTH_58MM, WIDTH_80MM};
 pub use status::{BadStatusByte, NotPrintedReason, Paper, PrintOutcome, PrinterStatus};

@@ -58,8 +58,9 @@ pub enum CutKind {
     /// Partial cut, one point left uncut (GS V 1): the customer tears the receipt off.
     #[default]
     Partial,
-    /// Feed `n` dots, then partial cut (GS V 65 n).
-    FeedAndPartial(u8),
+    /// Feed the paper to the cutter plus `n` dots, then cut (GS V 65 n, "function B":
+    /// the printed end of the receipt leaves the printer before the blade comes down).
+    FeedAndCut(u8),
 }
 
 /// One line of text with its style.
@@ -215,9 +216,9 @@ impl Receipt {
         self.push(Block::Feed(n))
     }
 
-    /// Partial cut after feeding the paper past the cutter.
+    /// Feed the last line past the cutter and cut (GS V 65 0).
     pub fn cut(self) -> Self {
-        self.push(Block::Cut(CutKind::FeedAndPartial(0)))
+        self.push(Block::Cut(CutKind::FeedAndCut(0)))
     }
 
     /// Cut of a given kind.

@@ -208,3 +208,37 @@ async fn silent_port_is_no_answer_not_printed() {
     );
     drop(pty);
 }
+
+#[tokio::test]
+async fn handles_share_one_printer_task() {
+    let b = bench(vec![]).await;
+    let Bench {
+        printer,
+        mut receipts,
+        out: _out,
+        _guard,
+        controls: _c,
+    } = b;
+    let handle = printer.spawn();
+    let other = handle.clone();
+    let (one, two) = tokio::join!(
+        handle.print(Receipt::new(48).line("第一张").cut()),
+        other.print(Receipt::new(48).line("第二张").cut()),
+    );
+    assert!(one.unwrap().is_printed());
+    assert!(two.unwrap().is_printed());
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        let r = tokio::time::timeout(Duration::from_secs(20), receipts.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        texts.push(r.text);
+    }
+    texts.sort();
+    assert_eq!(
+        texts,
+        vec!["第一张\n---- cut ----\n", "第二张\n---- cut ----\n"]
+    );
+    assert_eq!(handle.status().await.unwrap().paper, Paper::Ok);
+}
