@@ -404,3 +404,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn vend_valid_found_at_connect_is_acked_and_reported_for_settlement() {
+    let t0 = Instant::now();
+    let mut host = Host::new(config());
+    host.begin(Op::Connect, t0).unwrap();
+    sent(&mut host);
+    host.handle_bytes(&status(Status::VendValid), t0);
+    assert_eq!(sent(&mut host), [ack(), Command::Reset.encode()]);
+    assert_eq!(
+        host.take_events(),
+        [AcceptorEvent::PowerUpNoteInCashbox { fen: None }]
+    );
+}

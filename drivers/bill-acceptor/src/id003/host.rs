@@ -610,7 +610,9 @@ impl Host {
                     self.events.push(E::Stacking);
                 }
             }
-            Status::VendValid => self.push_follow_up(&[Step::Send(Command::Ack)]),
+            // ACKed whatever the operation: even while connecting, a note past the point
+            // of no return is money (reported for settlement if its escrow was not seen).
+            Status::VendValid => self.steps.push_front(Step::Send(Command::Ack)),
             Status::Stacked => {
                 if changed {
                     self.events.push(E::Stacked);
