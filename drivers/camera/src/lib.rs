@@ -528,6 +528,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn resolution_parsing_never_panics(text in ".{0,24}") {
+            if let Ok(r) = text.parse::<Resolution>() {
+                proptest::prop_assert_eq!(r.to_string().parse::<Resolution>(), Ok(r));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn handle_gives_stills_previews_and_photos() {
         let cam = Camera::open(simulated(Resolution {

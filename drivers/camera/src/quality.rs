@@ -347,6 +347,25 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn measurements_stay_in_range_for_any_image(
+            w in 0u32..24,
+            h in 0u32..24,
+            seed in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64),
+        ) {
+            let img = RgbImage::from_fn(w, h, |x, y| {
+                let i = usize::try_from(x * 7 + y * 13).unwrap_or(0);
+                let v = seed[i % seed.len()];
+                Rgb([v, v.wrapping_mul(3), v.wrapping_add(90)])
+            });
+            let report = assess(&img, &QualityThresholds::default());
+            proptest::prop_assert!((0.0..=255.0).contains(&report.brightness));
+            proptest::prop_assert!((0.0..=1.0).contains(&report.clipped_fraction));
+            proptest::prop_assert!(report.sharpness >= 0.0 && report.contrast >= 0.0);
+        }
+    }
+
     #[test]
     fn luma_uses_bt601_weights() {
         let img = RgbImage::from_fn(3, 1, |x, _| match x {
