@@ -342,10 +342,10 @@ async fn run_checks(
             }
         }
     }
-    if args.read_iccid || args.reject_test {
-        if let Ok(status) = d.status().await {
-            insert_status(report, status);
-        }
+    if (args.read_iccid || args.reject_test)
+        && let Ok(status) = d.status().await
+    {
+        insert_status(report, status);
     }
     match d.reject_counter().await {
         Ok(n) => {
