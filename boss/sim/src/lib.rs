@@ -3,9 +3,14 @@
 //! console.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod clock;
+pub mod console;
+pub mod control;
+pub mod faults;
 pub mod rules;
 pub mod seed;
+pub mod server;
 pub mod service;
 pub mod simcard;
 pub mod store;

@@ -1,4 +1,915 @@
-//! `boss-sim` binary.
+//! `boss-sim` — the operator-side simulator (business system + head-office console).
 #![forbid(unsafe_code)]
 
-fn main() {}
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use boss_protocol::{ConfigBundle, DiagnosticsRequest, Heartbeat, Lock, Push, Unlock};
+use boss_sim::app::{self, SimConfig};
+use boss_sim::clock::{Clock, format_date, parse_date};
+use boss_sim::console::{ago, table, yuan};
+use boss_sim::control::{self, ControlRequest, ControlResponse};
+use boss_sim::faults::{FaultPatch, FaultSettings};
+use boss_sim::rules::{mask_id, mask_name, mask_number};
+use boss_sim::store::Store;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "boss-sim",
+    version,
+    about = "Operator business system (BOSS) simulator and head-office console for telekiosk"
+)]
+struct Cli {
+    /// Data folder (SQLite store, control socket).
+    #[arg(
+        long,
+        global = true,
+        env = "BOSS_SIM_DATA",
+        default_value = "boss-sim-data"
+    )]
+    data: PathBuf,
+    /// Business date YYYY-MM-DD (default: today in Beijing time).
+    #[arg(long, global = true, env = "BOSS_SIM_TODAY")]
+    today: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the business system (TLS server for kiosks + control socket).
+    Serve(ServeArgs),
+    /// Create a development PKI (operator CA, server cert, kiosk CA, kiosk certs).
+    Pki {
+        /// Output folder (e.g. certs/dev).
+        #[arg(long)]
+        out: PathBuf,
+        /// Kiosk ids to issue client certificates for.
+        #[arg(long = "kiosk", default_values_t = ["K0001".to_owned(), "K0002".to_owned()])]
+        kiosks: Vec<String>,
+    },
+    /// Kiosks: online now, last heartbeat, device health, cash box, card stock.
+    Kiosks,
+    /// Push a configuration bundle (JSON file) to a kiosk or to all.
+    PushConfig {
+        /// The configuration document (JSON).
+        file: PathBuf,
+        #[command(flatten)]
+        target: Target,
+        /// Version (default: the file's top-level "version", else one above the last pushed).
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Lock a kiosk (out of service after the current customer).
+    Lock {
+        #[command(flatten)]
+        target: Target,
+        /// Why.
+        #[arg(long, default_value = "head office")]
+        reason: String,
+        /// Text for the out-of-service screen.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Unlock a kiosk.
+    Unlock {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Ask a kiosk for diagnostics (returned in its acknowledgement; see `pushes`).
+    Diagnostics {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Pushes to a kiosk and their acknowledgements.
+    Pushes {
+        /// Kiosk id.
+        #[arg(long)]
+        kiosk: String,
+    },
+    /// Per-kiosk day report: transactions, amount, average.
+    Report {
+        /// Day YYYY-MM-DD (default: business today).
+        #[arg(long)]
+        day: Option<String>,
+    },
+    /// Reconcile each kiosk's uploaded journal against the ledger for a day.
+    Reconcile {
+        /// Day YYYY-MM-DD (default: business today).
+        #[arg(long)]
+        day: Option<String>,
+    },
+    /// Look things up in the business system.
+    Query {
+        #[command(subcommand)]
+        what: Query,
+    },
+    /// SMS sent to a number (verification codes, notices).
+    Sms {
+        /// The number.
+        #[arg(long)]
+        number: String,
+    },
+    /// Show or change fault injection on the running server.
+    Fault(FaultArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Target {
+    /// One kiosk.
+    #[arg(long)]
+    kiosk: Option<String>,
+    /// Every known kiosk.
+    #[arg(long)]
+    all: bool,
+}
+
+impl Target {
+    fn kiosks(&self) -> Vec<String> {
+        self.kiosk.iter().cloned().collect()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Query {
+    /// A subscriber (masked).
+    Subscriber {
+        /// The number.
+        number: String,
+    },
+    /// A subscriber's balance.
+    Balance {
+        /// The number.
+        number: String,
+    },
+    /// A kiosk transaction (交易结果查询).
+    Txn {
+        /// Kiosk id.
+        kiosk: String,
+        /// Transaction id.
+        txn: String,
+    },
+    /// Demo subscribers with state, plan and balance (masked).
+    Subscribers,
+}
+
+#[derive(Debug, Args)]
+struct FaultFlags {
+    /// Delay before every answer, ms.
+    #[arg(long)]
+    latency_ms: Option<u64>,
+    /// Percent of requests answered `unavailable` without being applied.
+    #[arg(long)]
+    error_rate: Option<u32>,
+    /// Close every new connection before TLS.
+    #[arg(long)]
+    refuse: Option<bool>,
+    /// Commit the next N money/card requests, then drop the connection before answering.
+    #[arg(long)]
+    drop_after_commit: Option<u32>,
+    /// Present a server certificate from an untrusted CA.
+    #[arg(long)]
+    wrong_cert: Option<bool>,
+}
+
+impl FaultFlags {
+    fn patch(&self) -> FaultPatch {
+        FaultPatch {
+            latency_ms: self.latency_ms,
+            error_rate_pct: self.error_rate,
+            refuse_connections: self.refuse,
+            drop_after_commit: self.drop_after_commit,
+            wrong_certificate: self.wrong_cert,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct FaultArgs {
+    #[command(flatten)]
+    flags: FaultFlags,
+    /// Clear every fault.
+    #[arg(long)]
+    clear: bool,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:7443")]
+    listen: SocketAddr,
+    /// PKI folder (server.pem, server.key.pem, kiosk-ca.pem).
+    #[arg(long, default_value = "certs/dev")]
+    certs: PathBuf,
+    #[command(flatten)]
+    faults: FaultFlags,
+}
+
+fn clock(cli: &Cli) -> anyhow::Result<Clock> {
+    Ok(match &cli.today {
+        Some(d) => Clock::pinned(
+            parse_date(d).with_context(|| format!("--today {d}: expected YYYY-MM-DD"))?,
+        ),
+        None => Clock::system(),
+    })
+}
+
+fn store(cli: &Cli) -> anyhow::Result<Store> {
+    Ok(app::open_store(&cli.data, clock(cli)?)?)
+}
+
+fn day_arg(cli: &Cli, day: &Option<String>) -> anyhow::Result<String> {
+    match day {
+        Some(d) => {
+            Ok(format_date(parse_date(d).with_context(|| {
+                format!("day {d}: expected YYYY-MM-DD")
+            })?))
+        }
+        None => Ok(format_date(clock(cli)?.today())),
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("boss-sim: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.cmd {
+        Cmd::Serve(a) => serve(&cli, a).await,
+        Cmd::Pki { out, kiosks } => {
+            let ids: Vec<&str> = kiosks.iter().map(String::as_str).collect();
+            let pki = boss_protocol::pki::generate_dev(out, &ids)?;
+            println!("development PKI written to {}", pki.dir.display());
+            println!("kiosk certificates: {}", pki.kiosk_ids.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Kiosks => kiosks(&cli).await,
+        Cmd::PushConfig {
+            file,
+            target,
+            version,
+        } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let config: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let version = match version
+                .or_else(|| config.get("version").and_then(serde_json::Value::as_u64))
+            {
+                Some(v) => v,
+                None => next_config_version(&store(&cli)?)?,
+            };
+            push(
+                &cli,
+                target.kiosks(),
+                Push::ConfigBundle(ConfigBundle { version, config }),
+            )
+            .await
+        }
+        Cmd::Lock {
+            target,
+            reason,
+            message,
+        } => {
+            push(
+                &cli,
+                target.kiosks(),
+                Push::Lock(Lock {
+                    reason: reason.clone(),
+                    message: message.clone(),
+                }),
+            )
+            .await
+        }
+        Cmd::Unlock { target } => push(&cli, target.kiosks(), Push::Unlock(Unlock {})).await,
+        Cmd::Diagnostics { target } => {
+            let items = ["devices", "counters", "errors", "versions", "log_tail"]
+                .map(str::to_owned)
+                .to_vec();
+            push(
+                &cli,
+                target.kiosks(),
+                Push::DiagnosticsRequest(DiagnosticsRequest { items }),
+            )
+            .await
+        }
+        Cmd::Pushes { kiosk } => {
+            let rows = store(&cli)?.pushes(kiosk)?;
+            if cli.json {
+                print_json(&rows)?;
+            } else {
+                let now = clock(&cli)?.now_unix();
+                let t: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.push_id.to_string(),
+                            p.kind.clone(),
+                            p.sent_at.map_or("queued".into(), |t| ago(now, t)),
+                            p.acked_at.map_or("-".into(), |t| ago(now, t)),
+                            p.ack_detail.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print!("{}", table(&["ID", "KIND", "SENT", "ACKED", "ACK"], &t));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Report { day } => report(&cli, &day_arg(&cli, day)?),
+        Cmd::Reconcile { day } => reconcile(&cli, &day_arg(&cli, day)?),
+        Cmd::Query { what } => query(&cli, what),
+        Cmd::Sms { number } => {
+            let msgs = store(&cli)?.sms_for(number)?;
+            if cli.json {
+                print_json(&msgs)?;
+            } else if msgs.is_empty() {
+                println!("no SMS to {}", mask_number(number));
+            } else {
+                // The demo user reads the code here, so the text is shown in full; the
+                // number in the header is masked like everywhere else.
+                let t: Vec<Vec<String>> = msgs
+                    .iter()
+                    .map(|m| {
+                        let at = time::OffsetDateTime::from_unix_timestamp(m.at)
+                            .map(|t| {
+                                t.to_offset(
+                                    time::UtcOffset::from_hms(8, 0, 0)
+                                        .unwrap_or(time::UtcOffset::UTC),
+                                )
+                            })
+                            .map(|t| {
+                                format!(
+                                    "{} {:02}:{:02}:{:02}",
+                                    format_date(t.date()),
+                                    t.hour(),
+                                    t.minute(),
+                                    t.second()
+                                )
+                            })
+                            .unwrap_or_default();
+                        vec![at, m.body.clone()]
+                    })
+                    .collect();
+                println!("SMS to {}:", mask_number(number));
+                print!("{}", table(&["SENT (UTC+8)", "TEXT"], &t));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Fault(f) => {
+            let patch = if f.clear {
+                let z = FaultSettings::default();
+                FaultPatch {
+                    latency_ms: Some(z.latency_ms),
+                    error_rate_pct: Some(z.error_rate_pct),
+                    refuse_connections: Some(false),
+                    drop_after_commit: Some(0),
+                    wrong_certificate: Some(false),
+                }
+            } else {
+                f.flags.patch()
+            };
+            let changed = patch != FaultPatch::default();
+            let resp = control::call(
+                &cli.data,
+                &ControlRequest::Faults {
+                    patch: changed.then_some(patch),
+                },
+            )
+            .await
+            .context(
+                "no running boss-sim serve for this --data folder (control socket unreachable)",
+            )?;
+            match resp {
+                ControlResponse::Faults { faults } => {
+                    if cli.json {
+                        print_json(&faults)?;
+                    } else {
+                        let on = |b: bool| if b { "on" } else { "off" }.to_owned();
+                        print!(
+                            "{}",
+                            table(
+                                &["FAULT", "SETTING"],
+                                &[
+                                    vec!["latency".into(), format!("{} ms", faults.latency_ms)],
+                                    vec![
+                                        "error rate".into(),
+                                        format!("{} %", faults.error_rate_pct)
+                                    ],
+                                    vec![
+                                        "refuse connections".into(),
+                                        on(faults.refuse_connections)
+                                    ],
+                                    vec![
+                                        "drop after commit".into(),
+                                        format!("next {} money requests", faults.drop_after_commit)
+                                    ],
+                                    vec!["wrong certificate".into(), on(faults.wrong_certificate)],
+                                ]
+                            )
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                ControlResponse::Error { message } => bail!(message),
+                other => bail!("unexpected answer {other:?}"),
+            }
+        }
+    }
+}
+
+async fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let p = a.faults.patch();
+    let faults = FaultSettings {
+        latency_ms: p.latency_ms.unwrap_or(0),
+        error_rate_pct: p.error_rate_pct.unwrap_or(0),
+        refuse_connections: p.refuse_connections.unwrap_or(false),
+        drop_after_commit: p.drop_after_commit.unwrap_or(0),
+        wrong_certificate: p.wrong_certificate.unwrap_or(false),
+    };
+    let clock = clock(cli)?;
+    let running = app::start(SimConfig {
+        listen: a.listen,
+        data: cli.data.clone(),
+        certs: a.certs.clone(),
+        clock,
+        faults,
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "starting with certificates from {} (make them with `boss-sim pki --out {}`)",
+            a.certs.display(),
+            a.certs.display()
+        )
+    })?;
+    println!(
+        "boss-sim listening on {} (business date {}, data {})",
+        running.addr,
+        format_date(clock.today()),
+        cli.data.display()
+    );
+    tokio::signal::ctrl_c().await.ok();
+    let _ = std::fs::remove_file(control::socket_path(&cli.data));
+    drop(running);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn next_config_version(store: &Store) -> anyhow::Result<u64> {
+    let mut max = 0;
+    for k in store.kiosks()? {
+        for p in store.pushes(&k.kiosk_id)? {
+            if let Ok(Push::ConfigBundle(b)) = serde_json::from_str::<Push>(&p.payload) {
+                max = max.max(b.version);
+            }
+        }
+    }
+    Ok(max + 1)
+}
+
+async fn push(cli: &Cli, kiosks: Vec<String>, p: Push) -> anyhow::Result<ExitCode> {
+    let queued = match control::call(
+        &cli.data,
+        &ControlRequest::Push {
+            kiosks: kiosks.clone(),
+            push: p.clone(),
+        },
+    )
+    .await
+    {
+        Ok(ControlResponse::Queued { pushes }) => pushes,
+        Ok(ControlResponse::Error { message }) => bail!(message),
+        Ok(other) => bail!("unexpected answer {other:?}"),
+        Err(_) => {
+            // No server running: queue in the store; delivered at the kiosk's next hello.
+            let s = store(cli)?;
+            control::queue_push(&s, None, &kiosks, &p, clock(cli)?.now_unix())?
+        }
+    };
+    if cli.json {
+        print_json(&queued)?;
+    } else if queued.is_empty() {
+        println!("no kiosks known yet: nothing queued");
+    } else {
+        let t: Vec<Vec<String>> = queued
+            .iter()
+            .map(|q| {
+                vec![
+                    q.kiosk_id.clone(),
+                    p.op().to_owned(),
+                    q.push_id.to_string(),
+                    if q.delivered_now {
+                        "sent, awaiting ack"
+                    } else {
+                        "queued until the kiosk connects"
+                    }
+                    .to_owned(),
+                ]
+            })
+            .collect();
+        print!("{}", table(&["KIOSK", "PUSH", "ID", "STATE"], &t));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct KioskLine {
+    kiosk_id: String,
+    online: Option<bool>,
+    peer: Option<String>,
+    last_seen: i64,
+    locked: bool,
+    lock_reason: Option<String>,
+    heartbeat: Option<Heartbeat>,
+}
+
+async fn kiosks(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let s = store(cli)?;
+    let online = match control::call(&cli.data, &ControlRequest::Kiosks).await {
+        Ok(ControlResponse::Kiosks { online }) => Some(online),
+        _ => None,
+    };
+    let mut lines: Vec<KioskLine> = s
+        .kiosks()?
+        .into_iter()
+        .map(|k| {
+            let o = online
+                .as_ref()
+                .and_then(|v| v.iter().find(|c| c.kiosk_id == k.kiosk_id));
+            KioskLine {
+                online: online.as_ref().map(|_| o.is_some()),
+                peer: o.map(|c| c.peer.clone()),
+                heartbeat: k
+                    .last_heartbeat
+                    .as_deref()
+                    .and_then(|h| serde_json::from_str(h).ok()),
+                kiosk_id: k.kiosk_id,
+                last_seen: k.last_seen,
+                locked: k.locked,
+                lock_reason: k.lock_reason,
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| a.kiosk_id.cmp(&b.kiosk_id));
+    if cli.json {
+        print_json(&lines)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if online.is_none() {
+        println!("(server not running for this data folder: online state unknown)");
+    }
+    let now = clock(cli)?.now_unix();
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            let hb = l.heartbeat.as_ref();
+            let health = hb.map_or("-".to_owned(), |h| {
+                let bad: Vec<String> = h
+                    .devices
+                    .iter()
+                    .filter(|d| !matches!(d.state, boss_protocol::DeviceState::Ok))
+                    .map(|d| {
+                        format!(
+                            "{}:{}",
+                            serde_json::to_value(d.device)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                            d.condition
+                                .clone()
+                                .unwrap_or_else(|| format!("{:?}", d.state).to_lowercase())
+                        )
+                    })
+                    .collect();
+                if bad.is_empty() {
+                    "ok".to_owned()
+                } else {
+                    bad.join(" ")
+                }
+            });
+            vec![
+                l.kiosk_id.clone(),
+                match l.online {
+                    Some(true) => "online".into(),
+                    Some(false) => "offline".into(),
+                    None => "?".into(),
+                },
+                ago(now, l.last_seen),
+                health,
+                hb.map_or("-".into(), |h| {
+                    yuan(i64::try_from(h.cash_box.total_fen).unwrap_or(i64::MAX))
+                }),
+                hb.map_or("-".into(), |h| h.card_stock.blank_sims.to_string()),
+                hb.map_or("-".into(), |h| h.screen.clone()),
+                if l.locked {
+                    format!("locked ({})", l.lock_reason.clone().unwrap_or_default())
+                } else {
+                    "-".into()
+                },
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "KIOSK",
+                "LINK",
+                "LAST SEEN",
+                "HEALTH",
+                "CASH ¥",
+                "SIMS",
+                "SCREEN",
+                "LOCK"
+            ],
+            &rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(cli: &Cli, day: &str) -> anyhow::Result<ExitCode> {
+    let rows = store(cli)?.report(day)?;
+    if cli.json {
+        print_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Day report {day}");
+    let mut t: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.kiosk_id.clone(),
+                r.count.to_string(),
+                yuan(r.amount_fen),
+                if r.count > 0 {
+                    yuan(r.amount_fen / r.count)
+                } else {
+                    "-".into()
+                },
+                r.reversed.to_string(),
+            ]
+        })
+        .collect();
+    let (c, a): (i64, i64) = rows
+        .iter()
+        .fold((0, 0), |(c, a), r| (c + r.count, a + r.amount_fen));
+    t.push(vec![
+        "TOTAL".into(),
+        c.to_string(),
+        yuan(a),
+        if c > 0 { yuan(a / c) } else { "-".into() },
+        rows.iter().map(|r| r.reversed).sum::<i64>().to_string(),
+    ]);
+    print!(
+        "{}",
+        table(&["KIOSK", "TXNS", "AMOUNT ¥", "AVERAGE ¥", "REVERSED"], &t)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reconcile(cli: &Cli, day: &str) -> anyhow::Result<ExitCode> {
+    let s = store(cli)?;
+    let mut all = Vec::new();
+    for k in s.kiosks_active_on(day)? {
+        all.push(s.reconcile(&k, day, None)?);
+    }
+    if cli.json {
+        print_json(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Reconciliation {day} (kiosk journal as uploaded vs operator ledger)");
+    let t: Vec<Vec<String>> = all
+        .iter()
+        .map(|r| {
+            vec![
+                r.kiosk_id.clone(),
+                format!("{} / {}", r.kiosk_count, yuan(r.kiosk_amount_fen)),
+                format!("{} / {}", r.operator_count, yuan(r.operator_amount_fen)),
+                if r.mismatches.is_empty() {
+                    "balanced".into()
+                } else {
+                    format!("{} mismatches", r.mismatches.len())
+                },
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["KIOSK", "KIOSK (n / ¥)", "OPERATOR (n / ¥)", "RESULT"],
+            &t
+        )
+    );
+    let m: Vec<Vec<String>> = all
+        .iter()
+        .flat_map(|r| {
+            r.mismatches.iter().map(|m| {
+                vec![
+                    r.kiosk_id.clone(),
+                    m.txn_id.clone(),
+                    serde_json::to_value(m.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    m.kiosk_amount_fen.map_or("-".into(), yuan),
+                    m.kiosk_state.clone().unwrap_or_else(|| "-".into()),
+                    m.operator_amount_fen.map_or("-".into(), yuan),
+                    m.operator_state.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+        })
+        .collect();
+    if !m.is_empty() {
+        println!();
+        print!(
+            "{}",
+            table(
+                &[
+                    "KIOSK",
+                    "TXN",
+                    "MISMATCH",
+                    "KIOSK ¥",
+                    "KIOSK STATE",
+                    "OPERATOR ¥",
+                    "OPERATOR STATE"
+                ],
+                &m
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn subscriber_row(s: &boss_sim::store::Subscriber, plan: &str) -> Vec<String> {
+    vec![
+        mask_number(&s.number),
+        mask_name(&s.owner_name),
+        s.id_number.as_deref().map_or("-".into(), mask_id),
+        s.status.as_str().into(),
+        if s.prepaid { "prepaid" } else { "postpaid" }.into(),
+        if s.real_name { "yes" } else { "no" }.into(),
+        yuan(s.balance_fen),
+        yuan(s.owed_fen()),
+        plan.to_owned(),
+    ]
+}
+
+const SUB_HEADER: [&str; 9] = [
+    "NUMBER",
+    "OWNER",
+    "ID",
+    "STATUS",
+    "PAYMENT",
+    "REAL-NAME",
+    "BALANCE ¥",
+    "ARREARS ¥",
+    "PLAN",
+];
+
+fn query(cli: &Cli, what: &Query) -> anyhow::Result<ExitCode> {
+    let s = store(cli)?;
+    match what {
+        Query::Subscriber { number } | Query::Balance { number } => {
+            let Some(sub) = s.subscriber(number)? else {
+                println!("{}: no such subscriber", mask_number(number));
+                return Ok(ExitCode::FAILURE);
+            };
+            if let Query::Balance { .. } = what {
+                if cli.json {
+                    print_json(
+                        &serde_json::json!({"number": mask_number(number), "balance_fen": sub.balance_fen, "arrears_fen": sub.owed_fen()}),
+                    )?;
+                } else {
+                    println!(
+                        "{}  balance ¥{}  arrears ¥{}",
+                        mask_number(number),
+                        yuan(sub.balance_fen),
+                        yuan(sub.owed_fen())
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let plans = s.plans()?;
+            let plan = plans
+                .iter()
+                .find(|p| p.code == sub.plan_code)
+                .map_or(sub.plan_code.clone(), |p| format!("{} {}", p.code, p.name));
+            if cli.json {
+                print_json(&serde_json::json!({
+                    "number": mask_number(&sub.number), "owner": mask_name(&sub.owner_name),
+                    "id": sub.id_number.as_deref().map(mask_id), "status": sub.status,
+                    "prepaid": sub.prepaid, "real_name": sub.real_name, "balance_fen": sub.balance_fen,
+                    "arrears_fen": sub.owed_fen(), "plan": sub.plan_code, "next_plan": sub.next_plan_code,
+                }))?;
+            } else {
+                print!("{}", table(&SUB_HEADER, &[subscriber_row(&sub, &plan)]));
+                if let Some(n) = &sub.next_plan_code {
+                    println!("plan change ordered: {n} from next month");
+                }
+                let bills = s.bills(number, 6)?;
+                let t: Vec<Vec<String>> = bills
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            b.month.clone(),
+                            yuan(b.total_fen),
+                            if b.paid { "paid" } else { "unpaid" }.into(),
+                        ]
+                    })
+                    .collect();
+                println!();
+                print!("{}", table(&["MONTH", "BILL ¥", "STATE"], &t));
+            }
+        }
+        Query::Subscribers => {
+            let plans = s.plans()?;
+            let mut subs = Vec::new();
+            for n in s.with_tx(|tx| {
+                let mut st = tx.prepare("SELECT number FROM subscribers ORDER BY number")?;
+                let v = st
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(v)
+            })? {
+                if let Some(sub) = s.subscriber(&n)? {
+                    subs.push(sub);
+                }
+            }
+            if cli.json {
+                let v: Vec<_> = subs.iter().map(|x| serde_json::json!({"number": mask_number(&x.number), "status": x.status, "prepaid": x.prepaid, "real_name": x.real_name, "balance_fen": x.balance_fen, "plan": x.plan_code})).collect();
+                print_json(&v)?;
+            } else {
+                let t: Vec<Vec<String>> = subs
+                    .iter()
+                    .map(|x| {
+                        subscriber_row(
+                            x,
+                            &plans
+                                .iter()
+                                .find(|p| p.code == x.plan_code)
+                                .map_or(x.plan_code.clone(), |p| p.code.clone()),
+                        )
+                    })
+                    .collect();
+                print!("{}", table(&SUB_HEADER, &t));
+            }
+        }
+        Query::Txn { kiosk, txn } => {
+            let Some(row) = s.txn(kiosk, txn)? else {
+                println!("{kiosk} {txn}: unknown (never received)");
+                return Ok(ExitCode::FAILURE);
+            };
+            if cli.json {
+                print_json(&serde_json::json!({
+                    "kiosk": row.kiosk_id, "txn_id": row.txn_id, "op": row.op, "number": mask_number(&row.number),
+                    "amount_fen": row.amount_fen, "state": row.state, "day": row.day,
+                    "reply": serde_json::from_str::<serde_json::Value>(&row.response).ok(),
+                }))?;
+            } else {
+                print!(
+                    "{}",
+                    table(
+                        &["KIOSK", "TXN", "OP", "NUMBER", "AMOUNT ¥", "STATE", "DAY"],
+                        &[vec![
+                            row.kiosk_id,
+                            row.txn_id,
+                            row.op,
+                            mask_number(&row.number),
+                            yuan(row.amount_fen),
+                            row.state,
+                            row.day
+                        ]]
+                    )
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
