@@ -450,6 +450,24 @@ mod tests {
 
     proptest! {
         #[test]
+        fn split_points_do_not_change_the_commands(
+            bytes in proptest::collection::vec(any::<u8>(), 0..1024),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let whole = join_text(Decoder::new().decode(&bytes));
+            let mut points: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut d = Decoder::new();
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for p in points.into_iter().chain([bytes.len()]) {
+                pieces.extend(d.decode(&bytes[start..p]));
+                start = p;
+            }
+            prop_assert_eq!(join_text(pieces), whole);
+        }
+
+        #[test]
         fn random_bytes_never_panic_and_always_progress(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let mut d = Decoder::new();
             let cmds = d.decode(&bytes);

@@ -197,6 +197,22 @@ pub fn encode_receipt(receipt: &Receipt) -> Vec<u8> {
 mod tests {
     use super::*;
     use hex_literal::hex;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn gb18030_round_trips_chinese_text(s in "[\\u{4E00}-\\u{9FA5}\\u{3000}-\\u{303F}\\u{FF01}-\\u{FF5E} -~¥]{0,60}") {
+            prop_assert_eq!(decode_text(&encode_text(&s)), s);
+        }
+
+        #[test]
+        fn encoded_text_never_contains_a_control_byte(s in any::<String>()) {
+            let bytes = encode_text(&s);
+            prop_assert!(bytes.iter().all(|&b| b >= 0x20 && b != 0x7F));
+            // One output character per input character.
+            prop_assert_eq!(decode_text(&bytes).chars().count(), s.chars().count());
+        }
+    }
 
     #[test]
     fn command_vectors_from_the_fact_sheet() {
