@@ -12,8 +12,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::card::{Fingerprint, PayloadError, Photo, ReadPayload, SamId};
+use crate::card::{Fingerprint, PayloadError, Photo, SamId};
 use crate::frame::{Command, FrameDecoder, FrameError, Reply, Status, StatusClass};
+use crate::poller::{CardPoller, Next};
 use crate::text::{CardText, TextError};
 
 /// Timing and behaviour of the driver.
@@ -124,32 +125,24 @@ impl ReaderError {
     }
 }
 
-/// One poll step's result.
-#[derive(Debug)]
-enum Poll {
-    Nothing,
-    Outcome(WaitOutcome),
-}
-
 /// Second-generation ID card reader over any byte transport.
 #[derive(Debug)]
 pub struct IdCardReader<T: devio::Transport> {
     io: T,
     decoder: FrameDecoder,
     config: ReaderConfig,
-    awaiting_removal: bool,
-    read_failures: u32,
+    poller: CardPoller,
 }
 
 impl<T: devio::Transport> IdCardReader<T> {
     /// Wraps an open transport (serial port at 115200 8N1, USB pipe, pty).
     pub fn new(io: T, config: ReaderConfig) -> Self {
+        let poller = CardPoller::new(config.read_attempts, config.read_fingerprint);
         Self {
             io,
             decoder: FrameDecoder::new(),
             config,
-            awaiting_removal: false,
-            read_failures: 0,
+            poller,
         }
     }
 
@@ -165,7 +158,7 @@ impl<T: devio::Transport> IdCardReader<T> {
 
     /// `true` while a read card has not yet left the field.
     pub fn awaiting_removal(&self) -> bool {
-        self.awaiting_removal
+        self.poller.awaiting_removal()
     }
 
     /// Sends one command and returns the reader's reply, resending on lost or corrupted
@@ -331,63 +324,23 @@ impl<T: devio::Transport> IdCardReader<T> {
         }
     }
 
-    /// One find → select → read cycle, honouring "the card must leave first".
-    async fn poll_once(&mut self) -> Result<Poll, ReaderError> {
-        let found = self.find().await?;
-        if self.awaiting_removal {
-            if !found {
-                tracing::debug!("previous card left the field");
-                self.awaiting_removal = false;
-            }
-            return Ok(Poll::Nothing);
-        }
-        if !found {
-            self.read_failures = 0;
-            return Ok(Poll::Nothing);
-        }
-        if !self.select().await? {
-            return Ok(Poll::Nothing);
-        }
-        let command = if self.config.read_fingerprint {
-            Command::ReadTextFingerprint
-        } else {
-            Command::ReadText
-        };
-        let reply = self.transact(command).await?;
-        match reply.status.outcome() {
-            StatusClass::Success => {
-                self.read_failures = 0;
-                let payload = ReadPayload::parse(&reply.data, self.config.read_fingerprint)?;
-                self.awaiting_removal = true;
-                Ok(Poll::Outcome(match payload.card_text() {
-                    Ok(text) => WaitOutcome::Card(CardRead {
-                        text,
-                        photo: payload.photo,
-                        fingerprint: payload.fingerprint,
-                    }),
-                    Err(e) => WaitOutcome::UnreadableText(e),
-                }))
-            }
-            StatusClass::NoCard => Ok(Poll::Nothing),
-            StatusClass::ReadFailed => {
-                self.read_failures += 1;
-                if self.read_failures >= self.config.read_attempts.max(1) {
-                    self.read_failures = 0;
-                    self.awaiting_removal = true;
-                    Ok(Poll::Outcome(WaitOutcome::ReadFailed(reply.status)))
-                } else {
-                    tracing::debug!(status = %reply.status, "read broke off, retrying");
-                    Ok(Poll::Nothing)
+    /// One find → select → read cycle, decided by the pure [`CardPoller`].
+    async fn poll_once(&mut self) -> Result<Option<WaitOutcome>, ReaderError> {
+        let mut command = self.poller.start();
+        loop {
+            let reply = self.transact(command).await?;
+            match self.poller.on_reply(&reply) {
+                Next::Send(next) => command = next,
+                Next::Idle | Next::RetryNow => return Ok(None),
+                Next::Outcome(outcome) => return Ok(Some(outcome)),
+                Next::Fault(command, status) => {
+                    return Err(ReaderError::Status {
+                        command: command.name(),
+                        status,
+                    });
                 }
+                Next::BadPayload(e) => return Err(ReaderError::Payload(e)),
             }
-            StatusClass::CardRejected => {
-                self.awaiting_removal = true;
-                Ok(Poll::Outcome(WaitOutcome::CardRejected(reply.status)))
-            }
-            _ => Err(ReaderError::Status {
-                command: command.name(),
-                status: reply.status,
-            }),
         }
     }
 
@@ -395,7 +348,7 @@ impl<T: devio::Transport> IdCardReader<T> {
     pub async fn wait_for_card(&mut self, timeout: Duration) -> Result<WaitOutcome, ReaderError> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Poll::Outcome(outcome) = self.poll_once().await? {
+            if let Some(outcome) = self.poll_once().await? {
                 return Ok(outcome);
             }
             let now = Instant::now();
@@ -403,7 +356,7 @@ impl<T: devio::Transport> IdCardReader<T> {
                 return Ok(WaitOutcome::NoCard);
             }
             // A read failure is retried at once; otherwise wait a poll interval.
-            if self.read_failures == 0 {
+            if !self.poller.retrying_read() {
                 tokio::time::sleep_until((now + self.config.poll_interval).min(deadline)).await;
             }
         }

@@ -6,6 +6,7 @@
 //! - [`card`]: read-reply payload, opaque photo and fingerprint, SAM id.
 //! - [`check`]: ID number check digit, expiry, age.
 //! - [`mask`]: masking of names, ID numbers and phone numbers for screen, paper and logs.
+//! - [`poller`]: the find → select → read cycle as a pure state machine.
 //! - [`driver`]: [`IdCardReader`], the async driver generic over [`devio::Transport`].
 //! - [`usb`]: the USB bulk transport (`rusb`).
 //! - [`sim`]: the reader simulator on a pseudo-terminal.
@@ -16,6 +17,7 @@ pub mod check;
 pub mod driver;
 pub mod frame;
 pub mod mask;
+pub mod poller;
 pub mod sim;
 pub mod text;
 pub mod usb;
