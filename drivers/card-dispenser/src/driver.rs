@@ -183,6 +183,9 @@ pub enum Error {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The task owning the port has stopped (see [`crate::actor`]).
+    #[error("the dispenser task has stopped")]
+    TaskGone,
     /// The configured address is outside 00–0F.
     #[error("address {0:#04x} is outside 00–0F")]
     Address(u8),

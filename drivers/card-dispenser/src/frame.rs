@@ -333,6 +333,32 @@ mod tests {
     }
 
     #[test]
+    fn commands_the_driver_sends() {
+        // Initialise without moving a card, move to the IC station, out to the gate,
+        // 3 V ISO cold reset, read the reject-bin counter.
+        assert_eq!(
+            Command::new(0, 0x30, 0x33).encode(),
+            hex!("F2 00 00 03 43 30 33 03 B2")
+        );
+        assert_eq!(
+            Command::new(0, 0x32, 0x31).encode(),
+            hex!("F2 00 00 03 43 32 31 03 B2")
+        );
+        assert_eq!(
+            Command::new(0, 0x32, 0x39).encode(),
+            hex!("F2 00 00 03 43 32 39 03 BA")
+        );
+        assert_eq!(
+            Command::with_data(0, 0x51, 0x30, [0x35]).encode(),
+            hex!("F2 00 00 04 43 51 30 35 03 E2")
+        );
+        assert_eq!(
+            Command::new(0, 0xA5, 0x30).encode(),
+            hex!("F2 00 00 03 43 A5 30 03 24")
+        );
+    }
+
+    #[test]
     fn positive_and_negative_replies_encode_and_decode() {
         let ok = Reply {
             addr: 0,

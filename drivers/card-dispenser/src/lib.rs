@@ -9,6 +9,7 @@
 //!   [`apdu::ApduTransport`].
 //! - [`simcard`]: ICCID reading (USIM, then 2G SIM) and personalisation scripts.
 //! - [`driver`]: [`CardDispenser`], the async driver over any [`devio::Transport`].
+//! - [`actor`]: [`actor::DispenserHandle`], a task owning the port for the application.
 //! - [`simulator`]: a CRT-591 with a stacker of blank SIMs on a pseudo-terminal.
 //!
 //! A typical issue of a new SIM: [`CardDispenser::initialize`] once after power-on →
@@ -18,6 +19,7 @@
 //! if the customer leaves it); on a failed write, [`CardDispenser::capture`].
 #![forbid(unsafe_code)]
 
+pub mod actor;
 pub mod apdu;
 pub mod driver;
 pub mod frame;
@@ -26,6 +28,7 @@ pub mod simcard;
 pub mod simulator;
 pub mod status;
 
+pub use actor::{DispenserHandle, spawn};
 pub use driver::{
     ApduCommand, Atr, CaptureReason, CardDispenser, CardEvent, CardProtocol, Config, Destination,
     Error, InitInfo, InitMode, Vcc,

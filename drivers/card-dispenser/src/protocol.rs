@@ -489,6 +489,26 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_line_input_never_panics(chunks in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0..16)) {
+            let t0 = Instant::now();
+            let mut h = Host::new(HandshakeConfig::default());
+            h.send(Command::new(0, 0x31, 0x30), Duration::from_secs(2), t0).unwrap();
+            for (i, c) in chunks.iter().enumerate() {
+                let now = t0 + Duration::from_millis(100 * u64::try_from(i).unwrap());
+                h.handle_bytes(c, now);
+                h.handle_timeout(now);
+                while h.poll_transmit().is_some() {}
+                if h.poll_event().is_some() {
+                    proptest::prop_assert!(h.is_idle());
+                    h.send(Command::new(0, 0x31, 0x30), Duration::from_secs(2), now).unwrap();
+                }
+            }
+        }
+    }
+
     #[test]
     fn reply_without_ack_is_accepted_and_stale_replies_ignored() {
         let t0 = Instant::now();

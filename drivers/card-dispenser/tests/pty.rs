@@ -312,3 +312,32 @@ async fn hardware_status() {
     d.sensors().await.unwrap();
     d.reject_counter().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_actor_issues_a_written_card() {
+    let (sim, d) = start(SimConfig::default());
+    let h = card_dispenser::spawn(d);
+    h.initialize(InitMode::Leave).await.unwrap();
+    h.dispense_to_ic().await.unwrap();
+    h.cold_reset().await.unwrap();
+    let (_, iccid) = h.read_iccid().await.unwrap();
+    let report = h
+        .run_script(script(&[
+            &hex!("00 A4 00 00 02 6F 46"),
+            &hex!("00 D6 00 00 03 01 41 42"),
+        ]))
+        .await
+        .unwrap();
+    assert!(report.is_success());
+    h.power_off().await.unwrap();
+    h.issue_to_gate().await.unwrap();
+    let h2 = h.clone();
+    let waiter = tokio::spawn(async move { h2.wait_taken(Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sim.apply(Action::Take);
+    assert_eq!(waiter.await.unwrap().unwrap(), CardEvent::Taken);
+    let dev = sim.device();
+    let card = dev.taken.first().unwrap();
+    assert_eq!(card.iccid, iccid);
+    assert_eq!(&card.file(0x6F46).unwrap()[..3], &hex!("01 41 42"));
+}
