@@ -13,10 +13,10 @@
 //! (`C0`–`C5`) are echoed; `88`/`89`/`8A` return version, boot version and the
 //! currency-assign table.
 //!
-//! Money: a note in escrow (`13` + escrow code) is valued only through the acceptor's own
-//! currency-assign table, never a built-in list. The driver does not decide for the
-//! application: while the note is undecided, each poll sends HOLD so the acceptor keeps
-//! it; the application calls `stack` (STACK-1) or `return_note` (RETURN). VEND VALID
+//! Money: a note in escrow (暂存, `13` + escrow code) is valued only through the
+//! acceptor's own currency-assign table, never a built-in list. The driver does not
+//! decide for the application: while the note is undecided, each poll sends HOLD so the
+//! acceptor keeps it; the application calls `stack` (STACK-1) or `return_note` (RETURN). VEND VALID
 //! (`15`) is ACKed and, once the ACK is written, gives the one
 //! [`crate::AcceptorEvent::Credit`]; repeated VEND VALIDs (lost ACK) are re-ACKed without
 //! crediting again. Power-up `41` / `42` become `PowerUpNoteReturned` /
@@ -25,21 +25,34 @@
 //! note whose escrow the host never saw is reported as `PowerUpNoteInCashbox { fen: None }`
 //! so it gets settled. An escrow code missing from the table is returned at once.
 //!
-//! Choices and [U]nverified points, all in [`Config`]:
+//! Choices and \[U\]nverified points, all in [`Config`]:
 //! - reply timeout 500 ms, 3 tries per command, then [`crate::Error::NoAnswer`]; a `4A`
 //!   (acceptor saw a corrupted frame) resends at once within the same try budget;
 //! - the driver holds an undecided note for at most 30 s (`escrow_hold`), then leaves it
 //!   to the acceptor's own escrow timeout, which returns it;
 //! - the currency-assign entry is `escrow code, country code, base, exponent` with value
-//!   `base × 10^exponent` units, bit 7 of the exponent marking a negative power [U];
-//! - country code → ISO 4217 mapping: default `0x9C` → CNY [U], configurable;
-//! - `C0` bit n refuses escrow code `0x61 + n` (n = 0‥15) [U].
+//!   `base × 10^exponent` units, bit 7 of the exponent marking a negative power \[U\];
+//! - country code → ISO 4217 mapping: default `0x9C` → CNY \[U\], configurable;
+//! - `C0` bit n refuses escrow code `0x61 + n` (n = 0‥15) \[U\];
+//! - HOLD (`44`) without data restarts the acceptor's escrow timer \[U\] (some firmware
+//!   takes a hold-time byte);
+//! - reject-reason (`71`–`7F`) and failure (`A2`–`B3`) texts are from public ID-003
+//!   material \[U\]; the raw code always travels with the text.
 //!
 //! Synthetic in [`crate::DeviceInfo`]: ID-003 has no serial-number request, so `serial`
 //! is the boot ROM version string (`89`); `firmware` is the version string (`88`).
 //!
-//! Not handled on purpose: the public driver pitfall of mapping `40` twice — here each of
-//! `40`, `41`, `42` is its own [`message::Status`].
+//! A public driver maps status `40` twice, so `41` is never handled; here each of `40`,
+//! `41`, `42` is its own [`message::Status`] (tested).
+//!
+//! Device conditions — jams (acceptor jam `45` = unsafe, the note may be reachable from
+//! the front; stacker jam `46` = safe), stacker full, stacker (cashbox, 钱箱) open,
+//! cheated, failure `49` + code — are [`crate::AcceptorEvent`]s, reported once when the
+//! status changes; only a silent or garbled line is an [`crate::Error`].
+//!
+//! Tests over pseudo-terminals cannot check parity: Linux clears `PARENB` on every pty
+//! (`pty_set_termios`), so only baud, data and stop bits are asserted there; the
+//! `hardware-tests` feature (`TELEKIOSK_ID003_PORT`) checks the full 8E1 on a real port.
 
 mod driver;
 pub mod frame;

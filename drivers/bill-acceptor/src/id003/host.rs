@@ -29,7 +29,7 @@ pub struct Config {
     /// application decides. After that it stops sending HOLD and the acceptor's own
     /// escrow timeout returns the note. Default 30 s; zero never holds.
     pub escrow_hold: Duration,
-    /// The acceptor's currency-assign country codes and their ISO 4217 codes [U].
+    /// The acceptor's currency-assign country codes and their ISO 4217 codes \[U\].
     /// Default: `0x9C` (156, the ISO 4217 number of CNY) → "CNY".
     pub country_codes: Vec<(u8, String)>,
 }

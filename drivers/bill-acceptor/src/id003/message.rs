@@ -415,7 +415,7 @@ pub struct CurrencyEntry {
     pub country: u8,
     /// Value mantissa.
     pub base: u8,
-    /// Power of ten; bit 7 set means a negative power (for notes below one unit) [U].
+    /// Power of ten; bit 7 set means a negative power (for notes below one unit) \[U\].
     pub exponent: u8,
 }
 
@@ -531,7 +531,7 @@ impl CurrencyTable {
 }
 
 /// Bit of an escrow code in the `C0` enable/disable data: escrow codes `61`–`70` map to
-/// bits 0–15 (byte 1 bits 0–7, then byte 2 bits 0–7) [U].
+/// bits 0–15 (byte 1 bits 0–7, then byte 2 bits 0–7) \[U\].
 pub fn denomination_bit(escrow_code: u8) -> Option<u32> {
     escrow_code
         .checked_sub(0x61)
