@@ -138,10 +138,10 @@ impl<A: BillAcceptor> Actor<A> {
             Ok(info) => {
                 self.info = Some(info.clone());
                 self.emit(AcceptorEvent::Connected { info }).await;
-                if let Some(values) = self.enabled.clone() {
-                    if let Err(e) = self.acceptor.enable(&values).await {
-                        self.lost(&e).await;
-                    }
+                if let Some(values) = self.enabled.clone()
+                    && let Err(e) = self.acceptor.enable(&values).await
+                {
+                    self.lost(&e).await;
                 }
             }
             Err(e) => {
@@ -256,9 +256,9 @@ async fn run<A: BillAcceptor>(
             }
         }
     }
-    if actor.info.is_some() {
-        if let Err(e) = actor.acceptor.disable().await {
-            tracing::debug!(error = %e, "could not disable the acceptor on shutdown");
-        }
+    if actor.info.is_some()
+        && let Err(e) = actor.acceptor.disable().await
+    {
+        tracing::debug!(error = %e, "could not disable the acceptor on shutdown");
     }
 }

@@ -355,10 +355,10 @@ impl<T: devio::Transport> BillAcceptor for Ssp<T> {
             self.session.hold_failed();
         }
         out.extend(self.poll_once().await?);
-        if self.session.take_device_reset() {
-            if let Err(e) = self.restore().await {
-                tracing::warn!(error = %e, "could not restore the acceptor after its reset");
-            }
+        if self.session.take_device_reset()
+            && let Err(e) = self.restore().await
+        {
+            tracing::warn!(error = %e, "could not restore the acceptor after its reset");
         }
         Ok(out)
     }

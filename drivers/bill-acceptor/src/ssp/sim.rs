@@ -237,11 +237,9 @@ impl Device {
                 self.stacked = 0;
             }
             Action::RemoveCashbox => self.cashbox_present = false,
-            Action::ReplaceCashbox => {
-                if !self.cashbox_present {
-                    self.cashbox_present = true;
-                    self.queue.push(PollEvent::CashboxReplaced);
-                }
+            Action::ReplaceCashbox if !self.cashbox_present => {
+                self.cashbox_present = true;
+                self.queue.push(PollEvent::CashboxReplaced);
             }
             Action::PowerCutWhileStacking => match self.note {
                 Note::Stacking { channel, .. } => {
@@ -381,10 +379,10 @@ impl Device {
             tracing::info!("no command for 10 s: validator disables itself");
             self.enabled = false;
         }
-        if self.can_take_note() {
-            if let Some(action) = self.waiting.pop_front() {
-                self.start_note(action, now);
-            }
+        if self.can_take_note()
+            && let Some(action) = self.waiting.pop_front()
+        {
+            self.start_note(action, now);
         }
     }
 
