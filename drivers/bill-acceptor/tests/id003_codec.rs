@@ -6,6 +6,7 @@ use bill_acceptor::id003::message::{
     Command, CurrencyEntry, CurrencyTable, Status, denomination_mask, failure_text, reject_text,
 };
 use hex_literal::hex;
+use proptest::collection::vec;
 use proptest::prelude::*;
 
 #[test]
@@ -193,7 +194,7 @@ fn any_command() -> impl Strategy<Value = Command> {
 
 proptest! {
     #[test]
-    fn random_bytes_never_panic_the_decoder(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16)) {
+    fn random_bytes_never_panic_the_decoder(chunks in vec(vec(any::<u8>(), 0..64), 0..16)) {
         let mut d = Decoder::new();
         for c in &chunks {
             d.push(c);
@@ -207,8 +208,8 @@ proptest! {
     #[test]
     fn frames_round_trip_through_noise(
         code in any::<u8>(),
-        data in proptest::collection::vec(any::<u8>(), 0..250),
-        noise in proptest::collection::vec(any::<u8>().prop_filter("no sync", |b| *b != 0xFC), 0..20),
+        data in vec(any::<u8>(), 0..250),
+        noise in vec(any::<u8>().prop_filter("no sync", |b| *b != 0xFC), 0..20),
         split in 0usize..300,
     ) {
         let frame = Frame::new(code, data);
@@ -236,7 +237,7 @@ proptest! {
     }
 
     #[test]
-    fn status_parser_is_total_and_round_trips(code in any::<u8>(), data in proptest::collection::vec(any::<u8>(), 0..4)) {
+    fn status_parser_is_total_and_round_trips(code in any::<u8>(), data in vec(any::<u8>(), 0..4)) {
         let frame = Frame::new(code, data);
         if let Ok(status) = Status::parse(&frame) {
             prop_assert!(Status::is_status_code(code));
@@ -245,7 +246,7 @@ proptest! {
     }
 
     #[test]
-    fn currency_table_parser_is_total(data in proptest::collection::vec(any::<u8>(), 0..80)) {
+    fn currency_table_parser_is_total(data in vec(any::<u8>(), 0..80)) {
         let table = CurrencyTable::parse(&data);
         prop_assert_eq!(table.entries.len(), data.len() / 4);
         let _ = table.denominations();

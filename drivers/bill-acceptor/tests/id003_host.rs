@@ -8,6 +8,7 @@ use bill_acceptor::id003::host::{Config, Done, Host, Op};
 use bill_acceptor::id003::message::{Command, CurrencyEntry, CurrencyTable, Status};
 use bill_acceptor::{AcceptorEvent, AcceptorState, Error};
 use hex_literal::hex;
+use proptest::collection::vec;
 use proptest::prelude::*;
 
 fn config() -> Config {
@@ -82,6 +83,15 @@ fn connected(t0: Instant) -> Host {
     host
 }
 
+/// What the acceptor answers to a command: settings are echoed, the rest ACKed.
+fn answer_for(command: &[u8]) -> Vec<u8> {
+    if command.get(2).is_some_and(|c| *c >= 0xC0) {
+        command.to_vec()
+    } else {
+        ack()
+    }
+}
+
 /// One poll answered with `answer`; returns what the host sent after the status request.
 fn poll(host: &mut Host, answer: Status, now: Instant) -> Vec<Vec<u8>> {
     host.begin(Op::Poll, now).unwrap();
@@ -91,12 +101,7 @@ fn poll(host: &mut Host, answer: Status, now: Instant) -> Vec<Vec<u8>> {
     // Operation follow-ups (HOLD, RETURN, RESET) are answered with ACK, settings echoed.
     while host.poll_timeout().is_some() {
         let last = follow.last().cloned().unwrap_or_default();
-        let reply = if last.get(2).is_some_and(|c| *c >= 0xC0) {
-            last
-        } else {
-            ack()
-        };
-        host.handle_bytes(&reply, now);
+        host.handle_bytes(&answer_for(&last), now);
         follow.extend(sent(host));
     }
     assert!(matches!(host.poll_done(), Some(Ok(Done::Ok))));
@@ -366,7 +371,7 @@ fn stack_without_escrow_is_refused_locally() {
 
 proptest! {
     #[test]
-    fn random_answers_never_panic_the_host(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..8)) {
+    fn random_answers_never_panic_the_host(chunks in vec(vec(any::<u8>(), 0..40), 0..8)) {
         let t0 = Instant::now();
         let mut host = connected(t0);
         host.begin(Op::Poll, t0).unwrap();
@@ -378,7 +383,7 @@ proptest! {
     }
 
     #[test]
-    fn random_statuses_never_panic_the_host(codes in proptest::collection::vec((any::<u8>(), any::<u8>()), 1..12)) {
+    fn random_statuses_never_panic_the_host(codes in vec((any::<u8>(), any::<u8>()), 1..12)) {
         let t0 = Instant::now();
         let mut host = connected(t0);
         for (i, (code, data)) in codes.iter().enumerate() {
@@ -392,8 +397,7 @@ proptest! {
             for _ in 0..6 {
                 let out = sent(&mut host);
                 if let Some(last) = out.last() {
-                    let reply = if last.get(2).is_some_and(|c| *c >= 0xC0) { last.clone() } else { ack() };
-                    host.handle_bytes(&reply, now);
+                    host.handle_bytes(&answer_for(last), now);
                 }
                 if let Some(deadline) = host.poll_timeout() {
                     host.handle_timeout(deadline);

@@ -439,6 +439,13 @@ impl Acceptor {
     }
 }
 
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 fn text_frame(code: u8, text: &str) -> Option<Vec<u8>> {
     let bytes: Vec<u8> = text.bytes().take(super::frame::MAX_DATA).collect();
     Frame::new(code, bytes).encode().ok()
@@ -465,7 +472,7 @@ pub async fn run(
                 let n = match read {
                     Ok(0) => return Ok(()),
                     Ok(n) => n,
-                    Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+                    Err(e) if transient(&e) => continue,
                     // EIO on a pty master: every slave closed, the line is gone.
                     Err(e) if e.raw_os_error() == Some(5) => return Ok(()),
                     Err(e) => return Err(e),
