@@ -245,11 +245,11 @@ async fn escrow_timeout_returns_the_note_when_the_host_stops_holding() {
 #[tokio::test]
 async fn hold_keeps_the_note_past_the_acceptor_escrow_timeout() {
     let mut sim = sim_config();
-    sim.escrow_timeout = Duration::from_secs(1);
+    sim.escrow_timeout = Duration::from_secs(2);
     let mut rig = ready(sim, host_config()).await;
     rig.act(Action::Insert { fen: 1000 }).await;
     rig.until_event(&AcceptorEvent::Escrow { fen: 1000 }).await;
-    let events = rig.poll_for(Duration::from_millis(2500)).await;
+    let events = rig.poll_for(Duration::from_secs(5)).await;
     assert!(events.is_empty(), "{events:?}");
     assert_eq!(rig.driver.state(), AcceptorState::Escrow);
     rig.driver.stack().await.unwrap();

@@ -22,7 +22,8 @@
 //! jam `45`, until `clear-jam`. Stacker full `43` until `empty-stacker`; cashbox removed =
 //! stacker open `44` until `replace-cashbox`. Power cut while stacking → power-up with bill
 //! in stacker `42` (the note goes into the cashbox on RESET); power cut in escrow →
-//! power-up with bill in acceptor `41` (returned on RESET). Fraud → cheated `48`.
+//! power-up with bill in acceptor `41` (returned on RESET); either way the acceptor is
+//! silent for [`POWER_OFF`] first. Fraud → cheated `48`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -38,6 +39,9 @@ use crate::sim::{Action, SimConfig};
 
 /// Shortest time a transient status is shown.
 const STEP: Duration = Duration::from_millis(100);
+
+/// How long a simulated power cut keeps the acceptor silent.
+pub const POWER_OFF: Duration = Duration::from_secs(1);
 
 /// Reject reason for a note the acceptor does not know.
 pub const REJECT_UNKNOWN: u8 = 0x76;
@@ -93,6 +97,7 @@ pub struct Acceptor {
     box_out: bool,
     cut_while_stacking: bool,
     cut_in_escrow: bool,
+    off_until: Option<Instant>,
 }
 
 impl Acceptor {
@@ -133,6 +138,7 @@ impl Acceptor {
             box_out: false,
             cut_while_stacking: false,
             cut_in_escrow: false,
+            off_until: None,
         }
     }
 
@@ -190,7 +196,7 @@ impl Acceptor {
                 AfterRead::Escrow(_) if self.cut_in_escrow => {
                     self.cut_in_escrow = false;
                     tracing::info!("ID-003 sim: power cut in escrow");
-                    self.go(Phase::PowerUp(Status::PowerUpBillInAcceptor), now);
+                    self.power_cut(Status::PowerUpBillInAcceptor, now);
                 }
                 AfterRead::Escrow(code) => self.go(Phase::Escrow { code, since: now }, now),
                 AfterRead::Reject(r) => self.go(Phase::Rejecting(r), now),
@@ -207,7 +213,7 @@ impl Acceptor {
                 if self.cut_while_stacking {
                     self.cut_while_stacking = false;
                     tracing::info!("ID-003 sim: power cut while stacking");
-                    self.go(Phase::PowerUp(Status::PowerUpBillInStacker), now);
+                    self.power_cut(Status::PowerUpBillInStacker, now);
                 } else {
                     self.go(Phase::VendValid, now);
                 }
@@ -222,6 +228,13 @@ impl Acceptor {
             _ => {}
         }
         self.run_script(now);
+    }
+
+    /// The power goes off: the acceptor is silent for [`POWER_OFF`], then powers up
+    /// reporting `status`.
+    fn power_cut(&mut self, status: Status, now: Instant) {
+        self.off_until = Some(now + POWER_OFF);
+        self.go(Phase::PowerUp(status), now);
     }
 
     fn takes_notes(&self) -> bool {
@@ -310,7 +323,7 @@ impl Acceptor {
                 Action::PowerCutInEscrow => {
                     if matches!(self.phase, Phase::Escrow { .. } | Phase::Holding { .. }) {
                         tracing::info!("ID-003 sim: power cut in escrow");
-                        self.go(Phase::PowerUp(Status::PowerUpBillInAcceptor), now);
+                        self.power_cut(Status::PowerUpBillInAcceptor, now);
                     } else {
                         self.cut_in_escrow = true;
                     }
@@ -322,6 +335,10 @@ impl Acceptor {
 
     /// Handles one frame from the host; returns the reply bytes (none for the host's ACK).
     pub fn on_frame(&mut self, frame: &Frame, now: Instant) -> Option<Vec<u8>> {
+        if self.off_until.is_some_and(|until| now < until) {
+            tracing::debug!(?frame, "ID-003 sim: power is off");
+            return None;
+        }
         let Some(cmd) = Command::parse(frame) else {
             tracing::debug!(?frame, "ID-003 sim: invalid command");
             return Some(
