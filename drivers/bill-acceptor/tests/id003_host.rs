@@ -422,3 +422,16 @@ fn vend_valid_found_at_connect_is_acked_and_reported_for_settlement() {
         [AcceptorEvent::PowerUpNoteInCashbox { fen: None }]
     );
 }
+
+#[test]
+fn an_abandoned_operation_does_not_block_the_next() {
+    let t0 = Instant::now();
+    let mut host = connected(t0);
+    host.begin(Op::Poll, t0).unwrap();
+    sent(&mut host);
+    // The caller gave up waiting (its future was dropped); a new poll starts cleanly.
+    host.begin(Op::Poll, t0).unwrap();
+    assert_eq!(sent(&mut host), [Command::StatusRequest.encode()]);
+    host.handle_bytes(&status(Status::Disabled), t0);
+    assert!(matches!(host.poll_done(), Some(Ok(Done::Ok))));
+}

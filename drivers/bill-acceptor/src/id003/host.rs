@@ -179,12 +179,18 @@ impl Host {
         self.op.is_some()
     }
 
-    /// Starts an operation. Fails if one is running or the request cannot be made now.
+    /// Starts an operation. Fails if the request cannot be made now (stack or return
+    /// without a note in escrow, enable before the currency table is known). An
+    /// operation still running was abandoned by its caller (its future was dropped): it is
+    /// given up, and bytes still buffered from it are dropped so a late answer is not
+    /// taken for the new command's.
     pub fn begin(&mut self, op: Op, now: Instant) -> Result<(), Error> {
-        if self.op.is_some() {
-            return Err(Error::Protocol(
-                "ID-003: an operation is already running".into(),
-            ));
+        if let Some(old) = self.op.take() {
+            tracing::warn!(?old, "ID-003: abandoning an unfinished operation");
+            self.inflight = None;
+            self.steps.clear();
+            self.decoder.clear();
+            self.transmit.clear();
         }
         self.done = None;
         self.steps.clear();
