@@ -8,10 +8,12 @@
 //! - [`mask`]: masking of names, ID numbers and phone numbers for screen, paper and logs.
 //! - [`poller`]: the find → select → read cycle as a pure state machine.
 //! - [`driver`]: [`IdCardReader`], the async driver generic over [`devio::Transport`].
+//! - [`actor`]: the reader task and its cloneable [`actor::ReaderHandle`].
 //! - [`usb`]: the USB bulk transport (`rusb`).
 //! - [`sim`]: the reader simulator on a pseudo-terminal.
 #![forbid(unsafe_code)]
 
+pub mod actor;
 pub mod card;
 pub mod check;
 pub mod driver;

@@ -276,3 +276,22 @@ async fn silent_reader_times_out() {
     let err = reader.sam_status().await.unwrap_err();
     assert!(matches!(err, ReaderError::Timeout { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn actor_handles_share_the_reader() {
+    let (sim, reader) = start();
+    let handle = idcard_reader::actor::spawn(reader);
+    let other = handle.clone();
+    other.sam_status().await.unwrap();
+    sim.with(|s| s.place("foreign_permanent_2017"));
+    match handle.wait_for_card(Duration::from_secs(20)).await.unwrap() {
+        WaitOutcome::Card(card) => assert_eq!(card.text.kind(), CardKind::ForeignPermanent2017),
+        other => panic!("{other:?}"),
+    }
+    sim.with(|s| s.set_fault(Fault::SamFailure));
+    let err = other.sam_status().await.unwrap_err();
+    assert!(
+        matches!(err, idcard_reader::actor::ActorError::Reader(ref e) if e.is_sam_failure()),
+        "{err:?}"
+    );
+}
