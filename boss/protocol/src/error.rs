@@ -97,7 +97,7 @@ error_codes! {
     /// The referenced thing (order, transaction, month, reservation) does not exist.
     NotFound = "not_found",
     /// Head office has locked this kiosk; only hello, heartbeat, txn_status, reversal,
-    /// journal_upload and reconcile are served.
+    /// journal_upload, cancel_order and reconcile are served.
     KioskLocked = "kiosk_locked",
     /// Temporarily overloaded; retry after `retry_after_ms` (same `txn_id`).
     Busy = "busy",
