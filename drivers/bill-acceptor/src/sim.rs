@@ -181,7 +181,7 @@ pub fn spawn(config: SimConfig) -> io::Result<Running> {
     let (actions, rx) = mpsc::channel(64);
     let task = match config.protocol {
         Protocol::Ssp => tokio::spawn(crate::ssp::sim::run(device, config, rx)),
-        Protocol::Id003 => spawn_id003(device, config, rx)?,
+        Protocol::Id003 => tokio::spawn(crate::id003::sim::run(device, config, rx)),
     };
     Ok(Running {
         path,
@@ -189,19 +189,6 @@ pub fn spawn(config: SimConfig) -> io::Result<Running> {
         task,
         guard,
     })
-}
-
-#[allow(clippy::unnecessary_wraps)] // the ID-003 simulator may not be there yet
-fn spawn_id003(
-    device: devio::SerialStream,
-    config: SimConfig,
-    rx: mpsc::Receiver<Action>,
-) -> io::Result<JoinHandle<io::Result<()>>> {
-    let _ = (device, config, rx);
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "the ID-003 simulator is not available in this build",
-    ))
 }
 
 #[cfg(test)]
