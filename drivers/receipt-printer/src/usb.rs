@@ -27,8 +27,11 @@ pub enum UsbSelector {
 
 impl std::str::FromStr for UsbSelector {
     type Err = String;
-    /// Parses `VID:PID` in hexadecimal, e.g. `0483:5720`.
+    /// Parses `VID:PID` in hexadecimal, e.g. `0483:5720`, or `any` for the first printer.
     fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("any") {
+            return Ok(Self::AnyPrinter);
+        }
         let (v, p) = s
             .split_once(':')
             .ok_or_else(|| format!("{s:?} is not VID:PID"))?;
@@ -37,6 +40,15 @@ impl std::str::FromStr for UsbSelector {
         let p = u16::from_str_radix(p.trim_start_matches("0x"), 16)
             .map_err(|e| format!("product id {p:?}: {e}"))?;
         Ok(Self::VidPid(v, p))
+    }
+}
+
+impl std::fmt::Display for UsbSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AnyPrinter => f.write_str("any USB printer (interface class 7)"),
+            Self::VidPid(v, p) => write!(f, "USB {v:04x}:{p:04x}"),
+        }
     }
 }
 
@@ -115,11 +127,14 @@ pub fn find_endpoints(interfaces: &[InterfaceDesc], any_class: bool) -> Option<P
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UsbError {
+    /// libusb could not start: no USB subsystem (containers) or no access to it.
+    #[error("cannot start libusb (no USB subsystem, or no access to /dev/bus/usb): {0}")]
+    Context(#[source] rusb::Error),
     /// libusb failed (no USB subsystem, permission denied, busy, …).
     #[error("USB: {0}")]
     Usb(#[from] rusb::Error),
     /// No matching device is attached.
-    #[error("no USB printer found ({0:?})")]
+    #[error("no USB printer found ({0})")]
     NotFound(UsbSelector),
     /// The device has no interface with a bulk OUT endpoint.
     #[error("USB device {vid:04x}:{pid:04x} has no printer interface with a bulk OUT endpoint")]
@@ -164,7 +179,7 @@ const READ_POLL: Duration = Duration::from_millis(200);
 /// holds it) and returns a byte stream to it. Must be called inside a tokio runtime.
 pub fn open(selector: UsbSelector) -> Result<DuplexStream, UsbError> {
     // An explicit context: the global one panics where there is no USB subsystem.
-    let context = rusb::Context::new()?;
+    let context = rusb::Context::new().map_err(UsbError::Context)?;
     let mut found = None;
     for device in context.devices()?.iter() {
         let Ok(desc) = device.device_descriptor() else {
@@ -378,5 +393,10 @@ mod tests {
         );
         assert!("0483".parse::<UsbSelector>().is_err());
         assert!("zz:1".parse::<UsbSelector>().is_err());
+        assert_eq!("any".parse::<UsbSelector>(), Ok(UsbSelector::AnyPrinter));
+        assert_eq!(
+            UsbSelector::VidPid(0x0483, 0x5720).to_string(),
+            "USB 0483:5720"
+        );
     }
 }
