@@ -28,6 +28,24 @@ impl Clock {
         Self { pinned: Some(date) }
     }
 
+    /// True when the date is pinned (demos and tests).
+    #[must_use]
+    pub fn is_pinned(&self) -> bool {
+        self.pinned.is_some()
+    }
+
+    /// The business day of a UTC-ms instant: the pinned date when pinned, else the instant's
+    /// date in Beijing time.
+    #[must_use]
+    pub fn day_of_ms(&self, ms: i64) -> Option<Date> {
+        if let Some(d) = self.pinned {
+            return Some(d);
+        }
+        OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+            .ok()
+            .map(|t| t.to_offset(CST).date())
+    }
+
     /// Today's business date.
     #[must_use]
     pub fn today(&self) -> Date {

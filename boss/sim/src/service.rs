@@ -1778,7 +1778,11 @@ impl Service {
             .entries
             .iter()
             .map(|e| {
-                let day = day_of_ms(e.at_ms).map(format_date).unwrap_or_default();
+                let day = self
+                    .clock
+                    .day_of_ms(e.at_ms)
+                    .map(format_date)
+                    .unwrap_or_default();
                 (
                     e.seq,
                     day,
