@@ -124,6 +124,9 @@ pub struct Config {
     pub take_timeout: Duration,
     /// How often the gate is polled while waiting for the customer.
     pub take_poll: Duration,
+    /// When the dispenser answers B0 ("not reset": it lost power), initialise it again
+    /// (leaving any card where it is) and repeat the command once.
+    pub reinit_after_power_loss: bool,
 }
 
 impl Default for Config {
@@ -140,6 +143,7 @@ impl Default for Config {
             apdu_command: ApduCommand::default(),
             take_timeout: Duration::from_secs(30),
             take_poll: Duration::from_millis(250),
+            reinit_after_power_loss: true,
         }
     }
 }
@@ -352,6 +356,41 @@ impl<T: devio::Transport> CardDispenser<T> {
 
     /// Sends a command and requires a positive reply: returns its status and data.
     async fn run(
+        &mut self,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<(Status, Vec<u8>), Error> {
+        let (cm, pm) = (command.cm, command.pm);
+        let retry =
+            (self.config.reinit_after_power_loss && cm != cmd::INIT).then(|| command.clone());
+        match self.run_once(command, timeout).await {
+            Err(Error::Device {
+                code: ErrorCode::NotReset,
+                ..
+            }) if retry.is_some() => {
+                // The dispenser lost power since we last initialised it: initialise
+                // without moving a card that may be inside, then try once more.
+                tracing::warn!(
+                    cm,
+                    pm,
+                    "dispenser reports B0 (not reset): initialising again"
+                );
+                let init = self.command(cmd::INIT, InitMode::Leave.pm(false), &[]);
+                self.run_once(init, self.config.init_timeout).await?;
+                match retry {
+                    Some(c) => self.run_once(c, timeout).await,
+                    None => Err(Error::Device {
+                        cm,
+                        pm,
+                        code: ErrorCode::NotReset,
+                    }),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn run_once(
         &mut self,
         command: Command,
         timeout: Duration,

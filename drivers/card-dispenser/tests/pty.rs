@@ -26,10 +26,16 @@ async fn ready(config: SimConfig) -> (Simulator, Dispenser) {
 
 #[tokio::test]
 async fn init_is_required_and_status_reports_the_machine() {
-    let (sim, mut d) = start(SimConfig {
+    let sim = Simulator::start(SimConfig {
         cards: 3,
         ..SimConfig::default()
-    });
+    })
+    .unwrap();
+    let config = Config {
+        reinit_after_power_loss: false,
+        ..Config::default()
+    };
+    let mut d = CardDispenser::open(sim.path(), config).unwrap();
     assert_eq!(
         devio::LineSettings::of(d.transport()).unwrap(),
         devio::LineSettings::n81(9600)
@@ -114,6 +120,16 @@ async fn move_to_ic_cold_reset_and_read_iccid_usim_and_2g() {
         "GET RESPONSE after 9F xx"
     );
     assert!(sent.contains(&hex!("A0 B0 00 00 0A").to_vec()));
+}
+
+#[tokio::test]
+async fn power_loss_is_healed_by_initialising_again() {
+    let (sim, mut d) = ready(SimConfig::default()).await;
+    d.dispense_to_ic().await.unwrap();
+    sim.apply(Action::PowerCycle);
+    // B0 → initialise (card left in place) → the status request is repeated.
+    let st = d.status().await.unwrap();
+    assert_eq!(st.card_position, CardPosition::Ic);
 }
 
 #[tokio::test]
