@@ -227,19 +227,84 @@ impl Authority {
 
     /// A kiosk's client certificate: CN = id, SAN URI `urn:telekiosk:kiosk:<id>`.
     pub fn issue_kiosk(&self, kiosk_id: &str, validity: Validity) -> Result<Issued, PkiError> {
-        if !is_valid_kiosk_id(kiosk_id) {
-            return Err(PkiError::InvalidKioskId(kiosk_id.to_owned()));
-        }
-        let mut p = CertificateParams::new(Vec::<String>::new())?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, kiosk_id);
-        dn.push(DnType::OrganizationName, "telekiosk");
-        p.distinguished_name = dn;
-        let uri = format!("{KIOSK_URI_PREFIX}{kiosk_id}");
-        p.subject_alt_names = vec![SanType::URI(uri.try_into()?)];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(p, validity)
+        self.issue(kiosk_params(kiosk_id)?, validity)
     }
+}
+
+impl Authority {
+    /// Loads an existing CA from its certificate and key (PEM), e.g. the dev PKI's
+    /// `kiosk-ca.pem` / `kiosk-ca.key.pem`, to issue more certificates.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key)?;
+        let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|source| {
+            PkiError::Pem {
+                path: PathBuf::from("<memory>"),
+                source,
+            }
+        })?;
+        Ok(Self {
+            issuer,
+            cert,
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+        })
+    }
+
+    /// Signs a kiosk's certificate signing request (PKCS#10, PEM). Only the CSR's public key
+    /// is used: the identity (CN, SAN URI, client-auth usage, validity) is the one the
+    /// operator assigns here, whatever the CSR asks for.
+    pub fn sign_kiosk_csr(
+        &self,
+        csr_pem: &str,
+        kiosk_id: &str,
+        validity: Validity,
+    ) -> Result<Signed, PkiError> {
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem)?;
+        csr.params = kiosk_params(kiosk_id)?;
+        validity.apply(&mut csr.params);
+        csr.params.is_ca = IsCa::ExplicitNoCa;
+        csr.params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        csr.params.use_authority_key_identifier_extension = true;
+        let cert = csr.signed_by(&self.issuer)?;
+        Ok(Signed {
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
+        })
+    }
+}
+
+/// A certificate issued from a CSR (the key stays where it was made).
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The certificate.
+    pub cert: CertificateDer<'static>,
+    /// The certificate, PEM.
+    pub cert_pem: String,
+}
+
+/// A new key pair and a certificate signing request for `kiosk_id`, as made on a real
+/// kiosk at provisioning: the private key (PEM) never leaves the device; the CSR (PEM)
+/// goes to the operator, who signs it with [`Authority::sign_kiosk_csr`].
+pub fn kiosk_csr(kiosk_id: &str) -> Result<(String, String), PkiError> {
+    let key = KeyPair::generate()?;
+    let csr = kiosk_params(kiosk_id)?.serialize_request(&key)?;
+    Ok((csr.pem()?, key.serialize_pem()))
+}
+
+fn kiosk_params(kiosk_id: &str) -> Result<CertificateParams, PkiError> {
+    if !is_valid_kiosk_id(kiosk_id) {
+        return Err(PkiError::InvalidKioskId(kiosk_id.to_owned()));
+    }
+    let mut p = CertificateParams::new(Vec::<String>::new())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, kiosk_id);
+    dn.push(DnType::OrganizationName, "telekiosk");
+    p.distinguished_name = dn;
+    let uri = format!("{KIOSK_URI_PREFIX}{kiosk_id}");
+    p.subject_alt_names = vec![SanType::URI(uri.try_into()?)];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    Ok(p)
 }
 
 /// Paths of a development PKI written by [`generate_dev`].
@@ -461,6 +526,31 @@ mod tests {
             kiosk_id_from_cert(&CertificateDer::from(vec![1, 2, 3])),
             Err(PkiError::BadCertificate)
         ));
+    }
+
+    #[test]
+    fn csr_made_on_the_device_is_signed_with_the_operators_identity() {
+        let ca = Authority::new("kiosk CA").unwrap();
+        let (csr, key_pem) = kiosk_csr("K0007").unwrap();
+        assert!(csr.contains("CERTIFICATE REQUEST"));
+        assert!(key_pem.contains("PRIVATE KEY"));
+        // The operator decides the id, whatever the CSR says.
+        let signed = ca
+            .sign_kiosk_csr(&csr, "K0008", Validity::Days(30))
+            .unwrap();
+        assert_eq!(kiosk_id_from_cert(&signed.cert).unwrap(), "K0008");
+        // Certificate and device key work together in a client config.
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        client_config(&[ca.cert().clone()], vec![signed.cert.clone()], key).unwrap();
+    }
+
+    #[test]
+    fn authority_reloads_from_pem() {
+        let ca = Authority::new("kiosk CA").unwrap();
+        let again = Authority::from_pem(ca.cert_pem(), ca.key_pem()).unwrap();
+        let k = again.issue_kiosk("K0003", Validity::Days(1)).unwrap();
+        assert_eq!(kiosk_id_from_cert(&k.cert).unwrap(), "K0003");
+        assert_eq!(again.cert(), ca.cert());
     }
 
     #[test]
