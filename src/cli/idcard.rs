@@ -42,6 +42,10 @@ pub struct DiagArgs {
     /// Serial port of the reader (115200 8N1), or the simulator's pseudo-terminal.
     #[arg(long)]
     port: PathBuf,
+    /// Baud rate, if the reader was switched from its 115200 default
+    /// (57600, 38400, 19200, 9600).
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
     /// Print a JSON report on standard output.
     #[arg(long)]
     json: bool,
@@ -131,7 +135,7 @@ pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
             .map_err(|_| anyhow::anyhow!("--today wants YYYY-MM-DD, got {s:?}"))?,
         None => china_date(SystemTime::now()),
     };
-    let port = devio::open_serial(&args.port, idcard_reader::LINE_SETTINGS)
+    let port = devio::open_serial(&args.port, devio::LineSettings::n81(args.baud))
         .with_context(|| format!("cannot open the reader at {}", args.port.display()))?;
     let config = ReaderConfig {
         command_timeout: Duration::from_secs(args.command_timeout.max(1)),

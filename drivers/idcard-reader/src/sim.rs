@@ -60,7 +60,8 @@ pub const BUILTIN_FIXTURES: &[(&str, &str)] = &[
 
 /// A fixture file: one synthetic card. Field strings are what the card holds
 /// (dates `YYYYMMDD`, valid-to may be `长期`, sex and nation codes).
-#[derive(Debug, Clone, Deserialize)]
+/// `Debug` leaves out the personal fields.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
     /// Name used by `place <name>`.
@@ -104,6 +105,17 @@ pub struct FixtureFields {
     pub nationality: Option<String>,
     pub version: Option<String>,
     pub previous_number_link: Option<String>,
+}
+
+impl fmt::Debug for Fixture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fixture")
+            .field("name", &self.name)
+            .field("card_type", &self.card_type)
+            .field("fingerprint", &self.fingerprint)
+            .field("new_address", &self.new_address.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for FixtureFields {
@@ -250,8 +262,8 @@ impl Fixture {
     }
 }
 
-/// A card the simulator can put on the reader.
-#[derive(Debug, Clone)]
+/// A card the simulator can put on the reader. `Debug` is masked.
+#[derive(Clone)]
 pub struct SimCard {
     /// Fixture name.
     pub name: String,
@@ -295,6 +307,18 @@ impl SimCard {
     /// The synthetic photo.
     pub fn photo(&self) -> &Photo {
         &self.photo
+    }
+}
+
+impl fmt::Debug for SimCard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimCard")
+            .field("name", &self.name)
+            .field("text", &self.text)
+            .field("photo", &self.photo)
+            .field("fingerprint", &self.fingerprint)
+            .field("new_address", &self.new_address.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -809,6 +833,19 @@ mod tests {
             .status,
             Status::CommandError
         );
+    }
+
+    #[test]
+    fn debug_of_simulator_state_is_masked() {
+        let mut sim = ReaderSim::new(builtin_cards().unwrap());
+        sim.place("resident");
+        let fixture = Fixture::from_json("resident", BUILTIN_FIXTURES[0].1).unwrap();
+        let shown = format!("{sim:?} {fixture:?}");
+        for secret in ["王小明", "110101199003071233", "测试路"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // Nor the UCS-2 bytes of the name (王 = U+738B → 8B 73 = 139, 115).
+        assert!(!shown.contains("139, 115"), "{shown}");
     }
 
     #[test]
