@@ -5,6 +5,8 @@
 //! Each protocol module has a pure codec and device state machine (no I/O, time passed
 //! in), a thin transport over any [`devio::Transport`], and a simulator that plays the
 //! device's side over a pseudo-terminal at the device's real line settings.
+//! [`actor::spawn`] runs either protocol as a device actor (one task owns the port; handles
+//! send commands; events come out of a channel); [`sim::spawn`] starts either simulator.
 //!
 //! Money rule: the application credits a note **only** on [`AcceptorEvent::Credit`]
 //! (SSP `EE`, ID-003 VEND VALID after ACK), and must settle
