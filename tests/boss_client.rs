@@ -829,3 +829,95 @@ async fn upload_queue_is_bounded() {
     client.queue_upload(up()).await.unwrap();
     assert!(client.queue_upload(up()).await.is_err());
 }
+
+#[tokio::test]
+async fn unanswered_heartbeats_bring_the_link_down_and_it_reconnects() {
+    let pki = Pki::new();
+    // Connection 0 never answers heartbeats (a half-dead link); later ones do.
+    let handler: Handler = Arc::new(|conn, id, req| match req {
+        Request::Hello(_) => Action::Reply(hello_ok(id, 0, 200)),
+        Request::Heartbeat(_) if conn == 0 => Action::Ignore,
+        _ => default_action(id, req),
+    });
+    let _server = TestServer::start(pki.good_server_config(), handler).await;
+    let mut cfg = config(_server.addr, pki.good_client_config("K0001"));
+    cfg.heartbeat_misses = 2;
+    let (client, _p) = BossClient::spawn(cfg);
+    let mut st = client.link_state();
+    wait_state(&mut st, LinkState::is_up).await;
+    let down = wait_state(&mut st, |s| matches!(s, LinkState::Down { .. })).await;
+    assert!(
+        matches!(
+            down,
+            LinkState::Down {
+                cause: LinkDownCause::HeartbeatLost,
+                ..
+            }
+        ),
+        "{down:?}"
+    );
+    wait_state(&mut st, LinkState::is_up).await;
+}
+
+#[tokio::test]
+async fn a_kiosk_locked_at_hello_is_told_so_and_txn_status_is_typed() {
+    let pki = Pki::new();
+    let handler: Handler = Arc::new(|_, id, req| match req {
+        Request::Hello(_) => {
+            let Reply::Ok(Response::Hello(mut h)) = hello_ok(id, 0, 60_000) else {
+                unreachable!()
+            };
+            h.locked = Some(Lock {
+                reason: "maintenance".into(),
+                message: None,
+            });
+            Action::Reply(Reply::Ok(Response::Hello(h)))
+        }
+        Request::TxnStatus(q) => Action::Reply(Reply::Ok(Response::TxnStatus(TxnStatus {
+            txn_id: q.txn_id.clone(),
+            state: TxnState::Unknown,
+            txn_op: None,
+            amount_fen: None,
+            outcome: None,
+            reversed_by: None,
+        }))),
+        _ => default_action(id, req),
+    });
+    let server = TestServer::start(pki.good_server_config(), handler).await;
+    let (client, mut pushes) =
+        BossClient::spawn(config(server.addr, pki.good_client_config("K0001")));
+    let d = tokio::time::timeout(WAIT, pushes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(&d.push, Push::Lock(l) if l.reason == "maintenance"));
+    assert!(d.is_from_hello());
+    let st = client.txn_status(&TxnId::new("K0001-5")).await.unwrap();
+    assert_eq!(st.state, TxnState::Unknown);
+    assert_eq!(st.txn_id.as_str(), "K0001-5");
+}
+
+#[tokio::test]
+async fn an_answer_of_the_wrong_kind_is_reported_not_trusted() {
+    let pki = Pki::new();
+    let handler: Handler = Arc::new(|_, id, req| match req {
+        Request::Recharge(_) => Action::Reply(Reply::Ok(Response::Heartbeat(HeartbeatOk {
+            server_time_ms: 0,
+        }))),
+        _ => default_action(id, req),
+    });
+    let server = TestServer::start(pki.good_server_config(), handler).await;
+    let (client, _p) = BossClient::spawn(config(server.addr, pki.good_client_config("K0001")));
+    wait_state(&mut client.link_state(), LinkState::is_up).await;
+    let err = client.call(recharge("K0001-3")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::MismatchedResponse {
+                sent: "recharge",
+                got: "heartbeat"
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -106,6 +106,27 @@ impl BossConfig {
     }
 }
 
+impl BossConfig {
+    /// Configuration from certificate files: the operator CA file (one or more CA
+    /// certificates, all trusted — several during a rollover), the kiosk's certificate and
+    /// its private key. See `certs/README.md`.
+    pub fn from_files(
+        addr: impl Into<String>,
+        server_name: ServerName<'static>,
+        operator_ca: &std::path::Path,
+        kiosk_cert: &std::path::Path,
+        kiosk_key: &std::path::Path,
+    ) -> Result<Self, boss_protocol::pki::PkiError> {
+        use boss_protocol::pki;
+        let tls = pki::client_config(
+            &pki::load_certs(operator_ca)?,
+            pki::load_certs(kiosk_cert)?,
+            pki::load_key(kiosk_key)?,
+        )?;
+        Ok(Self::new(addr, server_name, tls))
+    }
+}
+
 /// Exponential backoff with jitter: attempt `n` (from 0) waits a random time in
 /// `[d/2, d]` where `d = min(max, initial · 2ⁿ)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,6 +415,24 @@ impl BossClient {
         }
     }
 
+    /// 交易结果查询 — asks where a transaction stands (after a timeout or a lost
+    /// connection, and at start-up for every unfinished journal entry).
+    pub async fn txn_status(
+        &self,
+        txn_id: &boss_protocol::TxnId,
+    ) -> Result<boss_protocol::TxnStatus, CallError> {
+        let req = Request::TxnStatus(boss_protocol::TxnStatusQuery {
+            txn_id: txn_id.clone(),
+        });
+        match self.call(req).await? {
+            Response::TxnStatus(s) => Ok(s),
+            other => Err(CallError::MismatchedResponse {
+                sent: "txn_status",
+                got: other.op(),
+            }),
+        }
+    }
+
     /// The link state, to watch.
     pub fn link_state(&self) -> watch::Receiver<LinkState> {
         self.state.clone()
@@ -439,8 +478,12 @@ enum Waiter {
     Call {
         reply: oneshot::Sender<Result<Response, CallError>>,
         op: &'static str,
+        timeout: Duration,
     },
-    Heartbeat,
+    /// A heartbeat sent at this kiosk time (ms), to refresh the skew from the answer.
+    Heartbeat {
+        sent_ms: i64,
+    },
     Upload,
 }
 
@@ -609,55 +652,21 @@ impl Actor {
                 break End::Down(c);
             }
             let next_deadline = s.pending.values().map(|p| p.deadline).min();
-            tokio::select! {
-                frame = in_rx.recv() => match frame {
-                    Some(Ok(Some(env))) => {
-                        if let Err(c) = self.on_frame(&mut s, env, &ack_tx).await { break End::Down(c) }
-                    }
-                    Some(Ok(None)) | None => break End::Down(LinkDownCause::ClosedByServer),
-                    Some(Err(ReadError::Decode(e))) if e.is_recoverable() => {
-                        tracing::warn!(error = %e, "undecodable message from BOSS ignored");
-                    }
-                    Some(Err(ReadError::Io(e))) => break End::Down(io_cause(&e)),
-                    Some(Err(e)) => break End::Down(LinkDownCause::Protocol(e.to_string())),
+            let step = tokio::select! {
+                frame = in_rx.recv() => self.on_read(&mut s, frame, &ack_tx).await,
+                cmd = self.cmd_rx.recv() => self.on_command(&mut s, cmd).await,
+                Some((push_id, ack)) = ack_rx.recv() => match s.send(&Envelope::ack(push_id, ack)).await {
+                    Err(SendError::Io(c)) => Err(End::Down(c)),
+                    _ => Ok(()),
                 },
-                cmd = self.cmd_rx.recv() => match cmd {
-                    None => break End::Stop,
-                    Some(Command::Call { req, timeout, reply }) => {
-                        let id = s.take_id();
-                        let op = req.op();
-                        match s.send(&Envelope::request(id, req)).await {
-                            Ok(()) => {
-                                s.pending.insert(id, Pending { waiter: Waiter::Call { reply, op }, deadline: Instant::now() + timeout });
-                            }
-                            Err(SendError::Encode(e)) => { let _ = reply.send(Err(CallError::Encode(e))); }
-                            Err(SendError::Io(c)) => {
-                                // Partly written at most; the server may have it: outcome unknown.
-                                let _ = reply.send(Err(CallError::ConnectionLost));
-                                break End::Down(c);
-                            }
-                        }
-                    }
-                    Some(Command::QueueUpload { upload, reply }) => { let _ = reply.send(self.enqueue(upload)); }
-                    Some(Command::SetHeartbeat(hb)) => self.heartbeat = Some(hb),
-                },
-                Some((push_id, ack)) = ack_rx.recv() => {
-                    if let Err(SendError::Io(c)) = s.send(&Envelope::ack(push_id, ack)).await { break End::Down(c) }
+                _ = hb_tick.tick() => self.send_heartbeat(&mut s, hb_interval).await,
+                () = sleep_until_opt(next_deadline) => {
+                    self.expire(&mut s);
+                    Ok(())
                 }
-                _ = hb_tick.tick() => {
-                    if s.missed_heartbeats >= self.cfg.heartbeat_misses {
-                        break End::Down(LinkDownCause::HeartbeatLost);
-                    }
-                    let mut hb = self.heartbeat.as_deref().cloned().unwrap_or_else(empty_heartbeat);
-                    hb.kiosk_time_ms = now_ms();
-                    let id = s.take_id();
-                    match s.send(&Envelope::request(id, Request::Heartbeat(hb))).await {
-                        Ok(()) => { s.pending.insert(id, Pending { waiter: Waiter::Heartbeat, deadline: Instant::now() + self.cfg.request_timeout.min(hb_interval * 2) }); }
-                        Err(SendError::Io(c)) => break End::Down(c),
-                        Err(SendError::Encode(e)) => tracing::error!(error = %e, "heartbeat not encodable"),
-                    }
-                }
-                () = sleep_until_opt(next_deadline) => self.expire(&mut s),
+            };
+            if let Err(end) = step {
+                break end;
             }
         };
         reader_task.abort();
@@ -669,6 +678,100 @@ impl Actor {
         }
         self.publish_uploads();
         end
+    }
+
+    async fn on_read(
+        &mut self,
+        s: &mut Session,
+        frame: Option<Result<Option<Envelope>, ReadError>>,
+        ack_tx: &mpsc::Sender<(u64, Ack)>,
+    ) -> Result<(), End> {
+        match frame {
+            Some(Ok(Some(env))) => self.on_frame(s, env, ack_tx).await.map_err(End::Down),
+            Some(Ok(None)) | None => Err(End::Down(LinkDownCause::ClosedByServer)),
+            Some(Err(ReadError::Decode(e))) if e.is_recoverable() => {
+                tracing::warn!(error = %e, "undecodable message from BOSS ignored");
+                Ok(())
+            }
+            Some(Err(ReadError::Io(e))) => Err(End::Down(io_cause(&e))),
+            Some(Err(e)) => Err(End::Down(LinkDownCause::Protocol(e.to_string()))),
+        }
+    }
+
+    async fn on_command(&mut self, s: &mut Session, cmd: Option<Command>) -> Result<(), End> {
+        match cmd {
+            None => Err(End::Stop),
+            Some(Command::Call {
+                req,
+                timeout,
+                reply,
+            }) => {
+                let id = s.take_id();
+                let op = req.op();
+                match s.send(&Envelope::request(id, req)).await {
+                    Ok(()) => {
+                        let deadline = Instant::now() + timeout;
+                        s.pending.insert(
+                            id,
+                            Pending {
+                                waiter: Waiter::Call { reply, op, timeout },
+                                deadline,
+                            },
+                        );
+                        Ok(())
+                    }
+                    Err(SendError::Encode(e)) => {
+                        let _ = reply.send(Err(CallError::Encode(e)));
+                        Ok(())
+                    }
+                    Err(SendError::Io(c)) => {
+                        // Possibly partly written: the server may have it, outcome unknown.
+                        let _ = reply.send(Err(CallError::ConnectionLost));
+                        Err(End::Down(c))
+                    }
+                }
+            }
+            Some(Command::QueueUpload { upload, reply }) => {
+                let _ = reply.send(self.enqueue(upload));
+                Ok(())
+            }
+            Some(Command::SetHeartbeat(hb)) => {
+                self.heartbeat = Some(hb);
+                Ok(())
+            }
+        }
+    }
+
+    async fn send_heartbeat(&mut self, s: &mut Session, interval: Duration) -> Result<(), End> {
+        if s.missed_heartbeats >= self.cfg.heartbeat_misses {
+            return Err(End::Down(LinkDownCause::HeartbeatLost));
+        }
+        let mut hb = self
+            .heartbeat
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(empty_heartbeat);
+        let sent_ms = now_ms();
+        hb.kiosk_time_ms = sent_ms;
+        let id = s.take_id();
+        match s.send(&Envelope::request(id, Request::Heartbeat(hb))).await {
+            Ok(()) => {
+                let deadline = Instant::now() + self.cfg.request_timeout.min(interval * 2);
+                s.pending.insert(
+                    id,
+                    Pending {
+                        waiter: Waiter::Heartbeat { sent_ms },
+                        deadline,
+                    },
+                );
+                Ok(())
+            }
+            Err(SendError::Io(c)) => Err(End::Down(c)),
+            Err(SendError::Encode(e)) => {
+                tracing::error!(error = %e, "heartbeat not encodable");
+                Ok(())
+            }
+        }
     }
 
     fn expire(&mut self, s: &mut Session) {
@@ -684,11 +787,13 @@ impl Actor {
                 continue;
             };
             match p.waiter {
-                Waiter::Call { reply, op } => {
+                Waiter::Call { reply, op, timeout } => {
                     tracing::warn!(op, id, "BOSS request timed out");
-                    let _ = reply.send(Err(CallError::Timeout(self.cfg.request_timeout)));
+                    let _ = reply.send(Err(CallError::Timeout(timeout)));
                 }
-                Waiter::Heartbeat => s.missed_heartbeats = s.missed_heartbeats.saturating_add(1),
+                Waiter::Heartbeat { .. } => {
+                    s.missed_heartbeats = s.missed_heartbeats.saturating_add(1)
+                }
                 Waiter::Upload => s.upload_in_flight = None, // resent by pump_uploads
             }
         }
@@ -741,7 +846,7 @@ impl Actor {
                     return Ok(());
                 };
                 match p.waiter {
-                    Waiter::Call { reply: tx, op } => {
+                    Waiter::Call { reply: tx, op, .. } => {
                         let r = match reply {
                             Reply::Ok(resp) if resp.op() == op => Ok(resp),
                             Reply::Ok(resp) => Err(CallError::MismatchedResponse {
@@ -752,7 +857,24 @@ impl Actor {
                         };
                         let _ = tx.send(r);
                     }
-                    Waiter::Heartbeat => s.missed_heartbeats = 0,
+                    Waiter::Heartbeat { sent_ms } => {
+                        s.missed_heartbeats = 0;
+                        if let Reply::Ok(Response::Heartbeat(h)) = reply {
+                            let rtt = now_ms().saturating_sub(sent_ms).max(0);
+                            let skew = h
+                                .server_time_ms
+                                .saturating_sub(sent_ms.saturating_add(rtt / 2));
+                            self.state_tx.send_if_modified(|st| match st {
+                                LinkState::Up { skew_ms, .. }
+                                    if (*skew_ms - skew).abs() >= 1000 =>
+                                {
+                                    *skew_ms = skew;
+                                    true
+                                }
+                                _ => false,
+                            });
+                        }
+                    }
                     Waiter::Upload => {
                         s.upload_in_flight = None;
                         match reply {
