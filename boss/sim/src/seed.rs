@@ -182,6 +182,29 @@ const APPLICANTS: &[(&str, &str, &str, i64, bool)] = &[
     ("33010619700101222", "何平", "2025-01-01", 0, false),
 ];
 
+/// code, name, kind, monthly fee, data MB, voice min, SMS, open.
+type PlanSeed = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    u32,
+    u32,
+    u32,
+    bool,
+);
+/// number, name, ID, real-name, status, prepaid, balance, plan.
+type SubSeed = (
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+    bool,
+    i64,
+    String,
+);
+
 fn id_for(area: &str, birth: &str, seq: u64) -> String {
     with_check_digit(&format!("{area}{birth}{:03}", seq % 1000)).unwrap_or_default()
 }
@@ -216,7 +239,7 @@ fn seed(tx: &Transaction<'_>, today: Date) -> Result<(), StoreError> {
         "INSERT INTO meta(key, value) VALUES ('seeded_on', ?1)",
         [format_date(today)],
     )?;
-    let plans: &[(&str, &str, &str, i64, u32, u32, u32, bool)] = &[
+    let plans: &[PlanSeed] = &[
         ("P8", "神州行8元保号套餐", "package", 800, 0, 0, 0, true),
         (
             "P18",
@@ -297,16 +320,7 @@ fn seed(tx: &Transaction<'_>, today: Date) -> Result<(), StoreError> {
     }
     let plan_fee = |code: &str| plans.iter().find(|p| p.0 == code).map_or(0, |p| p.3);
 
-    let mut subs: Vec<(
-        String,
-        String,
-        Option<String>,
-        bool,
-        String,
-        bool,
-        i64,
-        String,
-    )> = Vec::new();
+    let mut subs: Vec<SubSeed> = Vec::new();
     for (i, d) in DEMOS.iter().enumerate() {
         let id = d.real_name.then(|| {
             let area = AREAS.get(i % AREAS.len()).copied().unwrap_or("110105");

@@ -6,6 +6,10 @@
 //! the stored reply. Requests refused before any business decision (authentication missing,
 //! malformed, injected faults) are not stored: nothing happened, so they may be sent again.
 
+// Early refusals are returned as the `Reply` itself, which is as large as any answer;
+// boxing it on the error path buys nothing (same reasoning as `large_enum_variant`).
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +60,11 @@ const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Ok(o) => o,
     Err(_) => UtcOffset::UTC,
 };
+
+/// A pool row: state, holder, reservation id, held until.
+type PoolRow = (String, Option<String>, Option<String>, Option<i64>);
+/// A pool row: state, holder, held until, reservation id.
+type PoolHold = (String, Option<String>, Option<i64>, Option<String>);
 
 /// Reply plus what the transport needs to know about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -441,15 +450,16 @@ impl Service {
                 "txn_id must be 1–64 characters",
             )));
         }
-        let out = self.store.idempotent(
-            kiosk,
-            txn.as_str(),
+        let (fp, day) = (fingerprint(req), format_date(self.today()));
+        let key = store::TxnKey {
+            kiosk_id: kiosk,
+            txn_id: txn.as_str(),
             op,
-            &fingerprint(req),
-            &format_date(self.today()),
-            self.clock.now_unix(),
-            apply,
-        )?;
+            fingerprint: &fp,
+            day: &day,
+            now: self.clock.now_unix(),
+        };
+        let out = self.store.idempotent(&key, apply)?;
         Ok(match out {
             Outcome::Fresh(reply) => Handled {
                 committed_now: matches!(reply, Reply::Ok(_)),
@@ -1320,7 +1330,7 @@ impl Service {
         let reservation_id = format!("R{:016x}", self.random());
         let expires = now + RESERVATION_TTL_MS;
         self.store.with_tx(|tx| {
-            let row: Option<(String, Option<String>, Option<String>, Option<i64>)> = tx
+            let row: Option<PoolRow> = tx
                 .query_row(
                     "SELECT state, reserved_by, reservation_id, reserved_until FROM number_pool WHERE number=?1",
                     [q.msisdn.as_str()],
@@ -1408,7 +1418,7 @@ impl Service {
             if r.agreement_version.trim().is_empty() {
                 return refused(err(ErrorCode::BadRequest, "须先阅读并同意入网服务协议"));
             }
-            let held: Option<(String, Option<String>, Option<i64>, Option<String>)> = tx
+            let held: Option<PoolHold> = tx
                 .query_row(
                     "SELECT state, reserved_by, reserved_until, reservation_id FROM number_pool WHERE number=?1",
                     [&number],

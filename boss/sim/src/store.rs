@@ -196,6 +196,23 @@ pub struct TxnRow {
     pub at: i64,
 }
 
+/// The idempotency key of a money or card operation and what is recorded with it.
+#[derive(Debug, Clone, Copy)]
+pub struct TxnKey<'a> {
+    /// Kiosk id (from its certificate).
+    pub kiosk_id: &'a str,
+    /// The kiosk's transaction id.
+    pub txn_id: &'a str,
+    /// Operation name.
+    pub op: &'a str,
+    /// The request's content, to tell a repeat from a reuse of the id.
+    pub fingerprint: &'a str,
+    /// Business day `YYYY-MM-DD`.
+    pub day: &'a str,
+    /// Now, Unix seconds.
+    pub now: i64,
+}
+
 /// What an operation inside [`Store::idempotent`] reports about itself for the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -504,14 +521,17 @@ impl Store {
     /// [`StoreError::TxnConflict`], or SQLite's error (nothing applied then).
     pub fn idempotent<T: Serialize + DeserializeOwned>(
         &self,
-        kiosk_id: &str,
-        txn_id: &str,
-        op: &str,
-        fingerprint: &str,
-        day: &str,
-        now: i64,
+        key: &TxnKey<'_>,
         apply: impl FnOnce(&Transaction<'_>) -> Result<(T, Applied), StoreError>,
     ) -> Result<Outcome<T>, StoreError> {
+        let TxnKey {
+            kiosk_id,
+            txn_id,
+            op,
+            fingerprint,
+            day,
+            now,
+        } = *key;
         self.with_tx(|tx| {
             let prior: Option<(String, String, String)> = tx
                 .query_row(
