@@ -23,7 +23,10 @@
 //! `PowerUpNoteInCashbox`, with the value if the host saw that note's escrow and had not
 //! credited it (a `42` for an already credited note is only logged). A VEND VALID for a
 //! note whose escrow the host never saw is reported as `PowerUpNoteInCashbox { fen: None }`
-//! so it gets settled. An escrow code missing from the table is returned at once.
+//! so it gets settled, and so is a note that was past escrow (stack accepted) when the
+//! host lost track of it (the acceptor shows idle / initialising without VEND VALID): the
+//! customer's money is never silently dropped. A note lost track of while still in escrow
+//! is reported returned. An escrow code missing from the table is returned at once.
 //!
 //! Choices and \[U\]nverified points, all in [`Config`]:
 //! - reply timeout 500 ms, 3 tries per command, then [`crate::Error::NoAnswer`]; a `4A`

@@ -435,3 +435,31 @@ fn an_abandoned_operation_does_not_block_the_next() {
     host.handle_bytes(&status(Status::Disabled), t0);
     assert!(matches!(host.poll_done(), Some(Ok(Done::Ok))));
 }
+
+#[test]
+fn a_note_lost_track_of_after_stacking_is_reported_for_settlement() {
+    let t0 = Instant::now();
+    let mut host = connected(t0);
+    poll(&mut host, Status::Escrow(0x63), t0);
+    host.begin(Op::Stack, t0).unwrap();
+    sent(&mut host);
+    host.handle_bytes(&ack(), t0);
+    host.poll_done();
+    host.take_events();
+    // The acceptor was reset behind the host's back: idle again, no VEND VALID seen.
+    poll(&mut host, Status::Initializing, t0);
+    assert_eq!(
+        host.take_events(),
+        [AcceptorEvent::PowerUpNoteInCashbox { fen: Some(1000) }]
+    );
+
+    // Before stacking it would have gone back to the customer.
+    poll(&mut host, Status::Idling, t0);
+    poll(&mut host, Status::Escrow(0x63), t0);
+    host.take_events();
+    poll(&mut host, Status::Idling, t0);
+    assert_eq!(
+        host.take_events(),
+        [AcceptorEvent::Returned { fen: Some(1000) }]
+    );
+}

@@ -442,3 +442,22 @@ async fn silent_line_gives_no_answer_after_the_configured_tries() {
     }
     drop(pty);
 }
+
+#[tokio::test]
+async fn note_found_at_reconnect_is_reported_by_the_next_poll() {
+    let mut rig = ready(sim_config(), host_config()).await;
+    rig.act(Action::PowerCutWhileStacking).await;
+    rig.act(Action::Insert { fen: 5000 }).await;
+    rig.until_event(&AcceptorEvent::Escrow { fen: 5000 }).await;
+    rig.driver.stack().await.unwrap();
+    rig.until_event(&AcceptorEvent::Stacking).await;
+    // The power goes off while stacking; the actor reconnects rather than polling.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rig.driver.connect().await.unwrap();
+    let events = rig.driver.poll().await.unwrap();
+    assert!(
+        events.contains(&AcceptorEvent::PowerUpNoteInCashbox { fen: Some(5000) }),
+        "{events:?}"
+    );
+    assert!(credits(&events).is_empty());
+}

@@ -10,6 +10,10 @@ use crate::{AcceptorEvent, AcceptorState, BillAcceptor, DeviceInfo, Error};
 
 /// A JCM ID-003 acceptor on a byte stream (open the serial port at 9600 8E1,
 /// [`crate::Protocol::line_settings`]).
+///
+/// Events met outside [`BillAcceptor::poll`] — a power-up with a note in the stacker
+/// found by [`BillAcceptor::connect`], say — are kept and returned by the next poll.
+/// If a call's future is dropped half-way, the next call starts afresh.
 #[derive(Debug)]
 pub struct Id003<T: devio::Transport> {
     io: T,

@@ -109,6 +109,8 @@ struct Inflight {
 struct Note {
     fen: Option<u64>,
     credited: bool,
+    /// Past escrow, on its way to the cashbox (stack accepted or stacking seen).
+    stacking: bool,
 }
 
 /// The ID-003 host state machine.
@@ -398,6 +400,7 @@ impl Host {
                 self.note = Some(Note {
                     fen: None,
                     credited: true,
+                    stacking: true,
                 });
                 self.events
                     .push(AcceptorEvent::PowerUpNoteInCashbox { fen: None });
@@ -444,6 +447,11 @@ impl Host {
             | Command::Hold
             | Command::Wait => {
                 if frame.code == code::ACK {
+                    if matches!(cmd, Command::Stack1 | Command::Stack2)
+                        && let Some(note) = self.note.as_mut()
+                    {
+                        note.stacking = true;
+                    }
                     Ok(())
                 } else {
                     Err(self.unexpected(&cmd, &frame, now))
@@ -570,12 +578,7 @@ impl Host {
         }
         match status {
             Status::Idling | Status::Disabled => {
-                if let Some(note) = self.note.take()
-                    && !note.credited
-                {
-                    // The note went back without us seeing RETURNING.
-                    self.events.push(E::Returned { fen: note.fen });
-                }
+                self.note_vanished();
                 self.escrow_since = None;
                 if changed && status == Status::Disabled {
                     self.events.push(E::Disabled);
@@ -594,6 +597,7 @@ impl Host {
                     self.note = Some(Note {
                         fen,
                         credited: false,
+                        stacking: false,
                     });
                     self.escrow_since = Some(now);
                     match fen {
@@ -612,6 +616,9 @@ impl Host {
             }
             Status::Holding => self.hold_if_undecided(now),
             Status::Stacking => {
+                if let Some(note) = self.note.as_mut() {
+                    note.stacking = true;
+                }
                 if changed {
                     self.events.push(E::Stacking);
                 }
@@ -641,7 +648,7 @@ impl Host {
                     self.events.push(E::Returned { fen: None });
                 }
             }
-            Status::Initializing => {}
+            Status::Initializing => self.note_vanished(),
             Status::PowerUp | Status::PowerUpBillInAcceptor | Status::PowerUpBillInStacker => {
                 if changed {
                     self.events.push(E::Reset);
@@ -699,6 +706,27 @@ impl Host {
                 }
             }
             Status::CommunicationError | Status::InvalidCommand => {}
+        }
+    }
+
+    /// The acceptor is back to idle / disabled / initialising and the note the host was
+    /// following is gone without the status that says where to.
+    fn note_vanished(&mut self) {
+        let Some(note) = self.note.take() else {
+            return;
+        };
+        if note.credited {
+            return;
+        }
+        if note.stacking {
+            // Past escrow: it may well be in the cashbox. Never lose the customer's money:
+            // report it for settlement.
+            tracing::warn!(fen = ?note.fen, "ID-003: stacking note vanished without VEND VALID");
+            self.events
+                .push(AcceptorEvent::PowerUpNoteInCashbox { fen: note.fen });
+        } else {
+            // Back to the customer without us seeing RETURNING.
+            self.events.push(AcceptorEvent::Returned { fen: note.fen });
         }
     }
 

@@ -369,7 +369,14 @@ impl Acceptor {
                 status.to_frame().encode().ok()
             }
             Command::Reset => {
-                if self.phase == Phase::PowerUp(Status::PowerUpBillInStacker) {
+                if matches!(
+                    self.phase,
+                    Phase::PowerUp(Status::PowerUpBillInStacker)
+                        | Phase::Stacking
+                        | Phase::VendValid
+                        | Phase::Stacked
+                ) {
+                    // A note past escrow finishes its way into the cashbox.
                     self.note_into_cashbox();
                 }
                 self.inhibit = true;
