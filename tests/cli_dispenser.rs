@@ -155,3 +155,16 @@ fn jam_reject_full_and_no_answer_have_their_exit_codes() {
     assert_eq!(json["problems"][0]["code"], "no_answer");
     let _ = std::fs::remove_file(script);
 }
+
+/// Against a real CRT-591: `TELEKIOSK_DISPENSER_PORT=/dev/ttyS1 cargo test -p telekiosk
+/// --test cli_dispenser --features hardware-tests`. Reads the status only (moves no card).
+#[cfg(feature = "hardware-tests")]
+#[test]
+fn real_dispenser_answers_the_diagnostics() {
+    let port = std::env::var("TELEKIOSK_DISPENSER_PORT")
+        .expect("set TELEKIOSK_DISPENSER_PORT to the dispenser's serial port");
+    let (code, json, stderr) = diag(&port, &[]);
+    assert_ne!(code, 2, "no answer: {stderr}");
+    assert!(json["stacker"].is_string(), "{json}");
+    assert!(json["reject_bin_count"].is_number(), "{json}");
+}
