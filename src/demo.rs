@@ -1,10 +1,586 @@
-//! The demo: simulated devices driven the way the kiosk drives them.
+//! The demo: the kiosk on simulated devices and the built-in operator simulator.
+//!
+//! Everything is real but the hardware: the drivers speak their wire protocols to the
+//! device simulators over pseudo-terminals, the kiosk talks to the operator simulator over
+//! mutual TLS on loopback, the journal is SQLite. Scripted customers (`--scenario`) walk
+//! through top-ups; each step, the receipt text and the outcome are printed, and the run
+//! fails (non-zero exit) if an outcome is not what the scenario expects.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bill_acceptor::Protocol;
+use bill_acceptor::sim::{Action, SimConfig as BillSimConfig};
+use receipt_printer::sim::SimControl;
+use receipt_printer::{Paper, PrinterConfig};
+use tokio::sync::mpsc;
+
+use crate::boss::client::{BossClient, BossConfig, LinkState};
+use crate::engine::{self, BossOperator, Clock, ScreenUpdate, TopUpEngine};
+use crate::flow::topup::{Config as TopUpConfig, Outcome, PrintResult, ReceiptState, Screen, Ui};
+use crate::flow::yuan;
+use crate::journal::Journal;
+use crate::receipts::Letterhead;
+
+/// Kiosk id of the demo kiosk (its client certificate carries it).
+pub const DEMO_KIOSK: &str = "K0001";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Run without a window: scripted customers, text output. (The screen arrives with
+    /// the Slint UI; until then the demo is always headless.)
+    #[arg(long)]
+    pub headless: bool,
+    /// Which scripted customer(s) to run: all, topup, limit, paper-out, lost-answer, jam.
+    #[arg(long, default_value = "all")]
+    pub scenario: String,
+    /// Folder for the demo's state: certificates, operator store, journal, receipts.
+    #[arg(long, default_value = "out/demo")]
+    pub out: PathBuf,
+    /// Bill acceptor protocol to simulate.
+    #[arg(long, value_enum, default_value = "ssp")]
+    pub protocol: DemoProtocol,
+    /// Start from a clean state (removes the journal and the operator store first).
+    #[arg(long)]
+    pub fresh: bool,
+}
 
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the demo is not built yet")
+/// Bill acceptor protocol of the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoProtocol {
+    Ssp,
+    Id003,
+}
+
+impl From<DemoProtocol> for Protocol {
+    fn from(p: DemoProtocol) -> Self {
+        match p {
+            DemoProtocol::Ssp => Protocol::Ssp,
+            DemoProtocol::Id003 => Protocol::Id003,
+        }
+    }
+}
+
+/// A scripted customer.
+#[derive(Debug, Clone)]
+struct Scenario {
+    name: &'static str,
+    what: &'static str,
+    number: &'static str,
+    /// Notes inserted one after another, in yuan.
+    notes: Vec<u64>,
+    /// Jam this note (yuan) after the others.
+    jam: Option<u64>,
+    max_fen: u64,
+    printer: Vec<SimControl>,
+    drop_after_commit: bool,
+    expect_credit_fen: u64,
+    expect: Expect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Credited { printed: bool },
+    Pending,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "topup",
+            what: "top up 13800000000 with 20 + 20 + 10 yuan",
+            number: "13800000000",
+            notes: vec![20, 20, 10],
+            jam: None,
+            max_fen: 50_000,
+            printer: vec![],
+            drop_after_commit: false,
+            expect_credit_fen: 5000,
+            expect: Expect::Credited { printed: true },
+        },
+        Scenario {
+            name: "limit",
+            what: "limit 100 yuan: 50 + 20 taken, the next 50 handed back from escrow",
+            number: "13800000000",
+            notes: vec![50, 20, 50],
+            jam: None,
+            max_fen: 10_000,
+            printer: vec![],
+            drop_after_commit: false,
+            expect_credit_fen: 7000,
+            expect: Expect::Credited { printed: true },
+        },
+        Scenario {
+            name: "paper-out",
+            what: "printer out of paper: the top-up completes, the missing receipt is recorded",
+            number: "13800000000",
+            notes: vec![10],
+            jam: None,
+            max_fen: 50_000,
+            printer: vec![SimControl::Paper(Paper::Out)],
+            drop_after_commit: false,
+            expect_credit_fen: 1000,
+            expect: Expect::Credited { printed: false },
+        },
+        Scenario {
+            name: "lost-answer",
+            what: "operator commits the credit but the answer is lost: pending, then settled by status query",
+            number: "13800000000",
+            notes: vec![100],
+            jam: None,
+            max_fen: 50_000,
+            printer: vec![],
+            drop_after_commit: true,
+            expect_credit_fen: 10_000,
+            expect: Expect::Pending,
+        },
+        Scenario {
+            name: "jam",
+            what: "20 yuan taken, then a 50 jams: the 20 are credited and the kiosk stops taking cash",
+            number: "13800000000",
+            notes: vec![20],
+            jam: Some(50),
+            max_fen: 50_000,
+            printer: vec![],
+            drop_after_commit: false,
+            expect_credit_fen: 2000,
+            expect: Expect::Credited { printed: true },
+        },
+    ]
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let chosen: Vec<Scenario> = if args.scenario == "all" {
+        scenarios()
+    } else {
+        let s: Vec<_> = scenarios()
+            .into_iter()
+            .filter(|s| s.name == args.scenario)
+            .collect();
+        if s.is_empty() {
+            let names: Vec<_> = scenarios().iter().map(|s| s.name).collect();
+            bail!(
+                "no scenario `{}`; choose all or one of {}",
+                args.scenario,
+                names.join(", ")
+            );
+        }
+        s
+    };
+    if !args.headless {
+        println!("(no screen yet in this build: running the headless customers)");
+    }
+    let mut kiosk = DemoKiosk::start(&args.out, args.protocol.into(), args.fresh).await?;
+    let mut failures = Vec::new();
+    for s in &chosen {
+        println!("\n=== scenario {}: {}", s.name, s.what);
+        match kiosk.run_scenario(s).await {
+            Ok(()) => println!("=== {}: as expected", s.name),
+            Err(e) => {
+                println!("=== {}: WRONG: {e:#}", s.name);
+                failures.push(s.name);
+            }
+        }
+    }
+    let report = kiosk.engine.journal.check(false)?;
+    println!(
+        "\njournal check: {} transactions, {} notes, cash box {}: {}",
+        report.transactions,
+        report.notes,
+        yuan(u64::try_from(report.cashbox_fen).unwrap_or(0)),
+        if report.is_ok() {
+            "all invariants hold".to_string()
+        } else {
+            format!("{:?}", report.violations)
+        }
+    );
+    println!("receipts (text and PNG): {}", kiosk.receipts_dir.display());
+    if !report.is_ok() {
+        failures.push("journal check");
+    }
+    if failures.is_empty() {
+        println!("demo: every scenario ended as expected");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("demo: wrong outcome in {}", failures.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The kiosk with its simulated world.
+struct DemoKiosk {
+    engine: TopUpEngine<BossOperator>,
+    bill: mpsc::Sender<Action>,
+    printer: mpsc::Sender<SimControl>,
+    boss: boss_sim::app::Running,
+    receipts_dir: PathBuf,
+    _keep: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+impl DemoKiosk {
+    async fn start(out: &Path, protocol: Protocol, fresh: bool) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let certs = out.join("certs");
+        if !certs.join(boss_protocol::pki::files::OPERATOR_CA).exists() {
+            boss_protocol::pki::generate_dev(&certs, &[DEMO_KIOSK])
+                .context("making the development PKI")?;
+            println!("made a development PKI in {}", certs.display());
+        }
+        let journal_path = out.join("kiosk").join("journal.sqlite");
+        if fresh {
+            let _ = std::fs::remove_dir_all(out.join("kiosk"));
+            let _ = std::fs::remove_dir_all(out.join("boss"));
+        }
+        std::fs::create_dir_all(out.join("kiosk"))?;
+
+        // The operator.
+        let boss = boss_sim::app::start(boss_sim::app::SimConfig {
+            listen: "127.0.0.1:0".parse()?,
+            data: out.join("boss"),
+            certs: certs.clone(),
+            clock: boss_sim::clock::Clock::system(),
+            faults: boss_sim::faults::FaultSettings::default(),
+        })
+        .await
+        .context("starting the operator simulator")?;
+        println!("operator simulator on {} (mutual TLS)", boss.addr);
+        let tls = boss_protocol::pki::client_config_from_dir(&certs, DEMO_KIOSK)?;
+        let server_name = rustls::pki_types::ServerName::try_from("localhost")?;
+        let (client, _pushes) =
+            BossClient::spawn(BossConfig::new(boss.addr.to_string(), server_name, tls));
+        wait_link_up(&client).await?;
+
+        // The bill acceptor.
+        let sim = bill_acceptor::sim::spawn(BillSimConfig::cny(protocol))?;
+        println!(
+            "bill acceptor simulator ({protocol:?}) on {}",
+            sim.path.display()
+        );
+        let (acceptor, mut acceptor_events) = match protocol {
+            Protocol::Ssp => {
+                let drv = bill_acceptor::ssp::Ssp::open(&sim.path, Default::default())?;
+                bill_acceptor::actor::spawn(drv, Duration::from_millis(250))
+            }
+            Protocol::Id003 => {
+                let port = devio::open_serial(&sim.path, protocol.line_settings())?;
+                let drv = bill_acceptor::id003::Id003::new(port);
+                bill_acceptor::actor::spawn(drv, Duration::from_millis(250))
+            }
+        };
+
+        // The printer.
+        let receipts_dir = out.join("receipts");
+        let pty = devio::Pty::new(receipt_printer::DEFAULT_LINE)?;
+        let printer_path = pty.path().to_path_buf();
+        let (device, printer_guard) = pty.into_parts();
+        let (printer_ctl, ctl_rx) = mpsc::channel(8);
+        let (receipts_tx, mut receipts_rx) =
+            mpsc::channel::<receipt_printer::sim::PrintedReceipt>(8);
+        let sim_cfg = receipt_printer::sim::SimConfig {
+            out_dir: Some(receipts_dir.clone()),
+            initial: vec![],
+        };
+        tokio::spawn(receipt_printer::sim::run(
+            device,
+            sim_cfg,
+            ctl_rx,
+            receipts_tx,
+        ));
+        tokio::spawn(async move {
+            while let Some(r) = receipts_rx.recv().await {
+                if let Some((png, _)) = &r.files {
+                    println!(
+                        "  [printer] receipt {} came out → {}",
+                        r.number,
+                        png.display()
+                    );
+                }
+            }
+        });
+        println!("receipt printer simulator on {}", printer_path.display());
+        let port = receipt_printer::open_serial(&printer_path, receipt_printer::DEFAULT_LINE)?;
+        let printer = receipt_printer::Printer::new(port, PrinterConfig::default()).spawn();
+
+        // The journal, and recovery of whatever an earlier run left.
+        let mut journal = Journal::open(&journal_path, DEMO_KIOSK)?;
+        let operator = std::sync::Arc::new(BossOperator::new(client));
+        let clock = Clock::default();
+        let letterhead = Letterhead {
+            kiosk_id: DEMO_KIOSK.into(),
+            ..Letterhead::default()
+        };
+        let startup =
+            engine::recovery::collect_startup_notes(&mut acceptor_events, Duration::from_secs(8))
+                .await;
+        let report = engine::recovery::recover(
+            &mut journal,
+            &*operator,
+            &startup,
+            Some(&printer),
+            &letterhead,
+            &clock,
+        )
+        .await?;
+        if !report.resolved.is_empty() || !report.notes.is_empty() {
+            println!("recovered from the last run: {report:?}");
+        }
+        let info = acceptor
+            .info()
+            .await
+            .context("bill acceptor did not connect")?;
+        println!(
+            "bill acceptor {} ({}), notes: {}",
+            info.serial,
+            info.currency,
+            info.denominations
+                .iter()
+                .map(|d| yuan(d.fen))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let engine = TopUpEngine {
+            journal,
+            operator,
+            acceptor,
+            acceptor_events,
+            printer: Some(printer),
+            letterhead,
+            config: TopUpConfig::default(),
+            clock,
+            tick: Duration::from_millis(200),
+        };
+        Ok(Self {
+            engine,
+            bill: sim.actions.clone(),
+            printer: printer_ctl,
+            boss,
+            receipts_dir,
+            _keep: vec![Box::new(sim), Box::new(printer_guard)],
+        })
+    }
+
+    async fn run_scenario(&mut self, s: &Scenario) -> anyhow::Result<()> {
+        self.engine.config = TopUpConfig {
+            max_fen: s.max_fen,
+            ..TopUpConfig::default()
+        };
+        for c in &s.printer {
+            self.printer.send(*c).await?;
+        }
+        if s.drop_after_commit {
+            self.boss.shared.faults.apply(boss_sim::faults::FaultPatch {
+                drop_after_commit: Some(1),
+                ..Default::default()
+            });
+        }
+        let (ui_tx, ui_rx) = mpsc::channel(16);
+        let (screen_tx, screen_rx) = mpsc::channel(64);
+        let customer = tokio::spawn(customer(s.clone(), screen_rx, ui_tx, self.bill.clone()));
+        let summary = tokio::time::timeout(
+            Duration::from_secs(120),
+            self.engine.run_session(ui_rx, screen_tx),
+        )
+        .await
+        .context("the session did not end within 2 minutes")??;
+        customer.await.context("customer task")??;
+        for text in &summary.receipts {
+            println!("  [receipt]\n{}", indent(text));
+        }
+        // Put the world back for the next customer.
+        self.printer.send(SimControl::Paper(Paper::Ok)).await?;
+        if s.jam.is_some() {
+            self.bill.send(Action::ClearJam).await?;
+        }
+
+        if summary.credited_fen != s.expect_credit_fen {
+            bail!(
+                "credited {} but expected {}",
+                yuan(summary.credited_fen),
+                yuan(s.expect_credit_fen)
+            );
+        }
+        match (s.expect, &summary.outcome) {
+            (Expect::Credited { printed }, Some(Outcome::Credited { .. })) => {
+                let got = summary.printed.first() == Some(&PrintResult::Printed);
+                if got != printed {
+                    bail!("receipt printed: {got}, expected {printed}");
+                }
+            }
+            (Expect::Pending, Some(Outcome::Pending { .. })) => {
+                let txn = summary.txn_id.clone().context("no transaction")?;
+                println!("  [kiosk] credit pending for {txn}; asking the operator (交易结果查询)…");
+                let settled = engine::recovery::retry_pending(
+                    &mut self.engine.journal,
+                    &*self.engine.operator,
+                    &self.engine.clock,
+                )
+                .await?;
+                let state = self.engine.journal.get(&txn)?.state;
+                println!(
+                    "  [kiosk] retry settled {settled} pending top-up(s); {txn} is now {state}"
+                );
+                if state != crate::journal::TxnState::Settled {
+                    bail!("pending top-up did not settle: {state}");
+                }
+            }
+            (_, other) => bail!("outcome {other:?}, expected {:?}", s.expect),
+        }
+        Ok(())
+    }
+}
+
+async fn wait_link_up(client: &BossClient) -> anyhow::Result<()> {
+    let mut link = client.link_state();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let LinkState::Up { .. } = &*link.borrow() {
+            println!("link to the operator is up");
+            return Ok(());
+        }
+        match tokio::time::timeout_at(deadline, link.changed()).await {
+            Ok(Ok(())) => {}
+            _ => bail!(
+                "the link to the operator simulator did not come up: {:?}",
+                *link.borrow()
+            ),
+        }
+    }
+}
+
+/// The scripted customer: reads the screen, touches it, inserts notes.
+async fn customer(
+    s: Scenario,
+    mut screen: mpsc::Receiver<ScreenUpdate>,
+    ui: mpsc::Sender<Ui>,
+    bill: mpsc::Sender<Action>,
+) -> anyhow::Result<()> {
+    let mut notes = s.notes.iter().copied();
+    let mut jam = s.jam;
+    let mut inserted_any = false;
+    let mut last_total = 0;
+    let mut last_notice = None;
+    let mut last_line = String::new();
+    while let Some(update) = screen.recv().await {
+        match update {
+            ScreenUpdate::Show(screen) => {
+                let line = describe(&screen);
+                if line != last_line {
+                    println!("  [screen] {line}");
+                    last_line = line;
+                }
+                match screen {
+                    Screen::EnterNumber { notice: None } => {
+                        ui.send(Ui::Number(s.number.into())).await?
+                    }
+                    Screen::EnterNumber { notice: Some(n) } => bail!("number refused: {n:?}"),
+                    Screen::Confirm { .. } | Screen::NoChange { .. } => {
+                        ui.send(Ui::Confirm).await?
+                    }
+                    Screen::Insert {
+                        total_fen,
+                        notice,
+                        can_finish,
+                        ..
+                    } => {
+                        let progressed =
+                            !inserted_any || total_fen != last_total || notice != last_notice;
+                        last_total = total_fen;
+                        last_notice = notice;
+                        if !progressed {
+                            continue;
+                        }
+                        inserted_any = true;
+                        if let Some(y) = notes.next() {
+                            println!("  [customer] inserts a {y} yuan note");
+                            bill.send(Action::Insert { fen: y * 100 }).await?;
+                        } else if let Some(y) = jam.take() {
+                            println!("  [customer] inserts a {y} yuan note — it jams");
+                            bill.send(Action::Jam {
+                                fen: y * 100,
+                                safe: false,
+                            })
+                            .await?;
+                        } else if can_finish {
+                            println!("  [customer] presses 完成 (finish)");
+                            ui.send(Ui::Finish).await?;
+                        }
+                    }
+                    Screen::Result { receipt, .. } if receipt != ReceiptState::Printing => {
+                        println!("  [customer] no, nothing else");
+                        ui.send(Ui::Confirm).await?;
+                    }
+                    _ => {}
+                }
+            }
+            ScreenUpdate::IdleWarning { seconds_left } => {
+                println!("  [screen] still there? {seconds_left} s")
+            }
+            ScreenUpdate::End => break,
+        }
+    }
+    Ok(())
+}
+
+/// One line for the log of what the screen shows.
+fn describe(s: &Screen) -> String {
+    match s {
+        Screen::EnterNumber { notice } => format!(
+            "请输入手机号码 enter the number{}",
+            notice_text(notice.as_ref())
+        ),
+        Screen::LookingUp { number_masked } => format!("查询中 looking up {number_masked}"),
+        Screen::Confirm {
+            number_masked,
+            subscriber,
+        } => format!(
+            "您办理的是 {number_masked}（{}）的话费充值，是吗？ balance {}",
+            subscriber.owner_masked,
+            crate::flow::yuan(subscriber.balance_fen.unsigned_abs())
+        ),
+        Screen::NoChange { max_fen, .. } => format!(
+            "本机不找零 no change given; up to {} per top-up",
+            yuan(*max_fen)
+        ),
+        Screen::Insert {
+            total_fen,
+            remaining_fen,
+            notice,
+            ..
+        } => format!(
+            "请放入纸币 insert notes: {} in, {} more allowed{}",
+            yuan(*total_fen),
+            yuan(*remaining_fen),
+            notice_text(notice.as_ref())
+        ),
+        Screen::Processing { total_fen } => format!("正在充值 crediting {}", yuan(*total_fen)),
+        Screen::Result {
+            number_masked,
+            amount_fen,
+            outcome,
+            reference,
+            receipt,
+        } => format!(
+            "{} {number_masked} {} — ref {reference}, receipt {receipt:?}",
+            match outcome {
+                Outcome::Credited { .. } => "充值成功 credited",
+                Outcome::Pending { .. } => "充值处理中 credit pending",
+                Outcome::Voucher { .. } => "退款凭条 refund voucher for",
+            },
+            yuan(*amount_fen)
+        ),
+        Screen::Sorry { notice, reference } => format!("抱歉 sorry: {notice:?} ref {reference:?}"),
+    }
+}
+
+fn notice_text(n: Option<&crate::flow::topup::Notice>) -> String {
+    n.map(|n| format!(" — {n:?}")).unwrap_or_default()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

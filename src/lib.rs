@@ -6,6 +6,8 @@
 pub mod boss;
 pub mod cli;
 pub mod demo;
+pub mod engine;
 pub mod flow;
 pub mod journal;
 pub mod receipts;
+
