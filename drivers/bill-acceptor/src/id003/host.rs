@@ -5,7 +5,7 @@
 //! The transport starts one [`Op`] at a time with [`Host::begin`], then loops: send what
 //! [`Host::poll_transmit`] gives, feed received bytes to [`Host::handle_bytes`], call
 //! [`Host::handle_timeout`] when [`Host::poll_timeout`] passes, until [`Host::poll_done`]
-//! gives the result. Events collect until [`Host::take_events`].
+//! gives the result. Events collect until [`Host::poll_event`] / [`Host::take_events`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -122,7 +122,7 @@ pub struct Host {
     steps: VecDeque<Step>,
     inflight: Option<Inflight>,
     transmit: VecDeque<Vec<u8>>,
-    events: Vec<AcceptorEvent>,
+    events: VecDeque<AcceptorEvent>,
     done: Option<Result<Done, Error>>,
     version: Option<String>,
     boot_version: Option<String>,
@@ -144,7 +144,7 @@ impl Host {
             steps: VecDeque::new(),
             inflight: None,
             transmit: VecDeque::new(),
-            events: Vec::new(),
+            events: VecDeque::new(),
             done: None,
             version: None,
             boot_version: None,
@@ -267,7 +267,12 @@ impl Host {
 
     /// Events collected so far, oldest first.
     pub fn take_events(&mut self) -> Vec<AcceptorEvent> {
-        std::mem::take(&mut self.events)
+        self.events.drain(..).collect()
+    }
+
+    /// The oldest event not yet taken.
+    pub fn poll_event(&mut self) -> Option<AcceptorEvent> {
+        self.events.pop_front()
     }
 
     /// Feeds bytes received from the acceptor.
@@ -388,10 +393,10 @@ impl Host {
             Some(note) => {
                 note.credited = true;
                 match note.fen {
-                    Some(fen) => self.events.push(AcceptorEvent::Credit { fen }),
+                    Some(fen) => self.events.push_back(AcceptorEvent::Credit { fen }),
                     None => self
                         .events
-                        .push(AcceptorEvent::PowerUpNoteInCashbox { fen: None }),
+                        .push_back(AcceptorEvent::PowerUpNoteInCashbox { fen: None }),
                 }
             }
             None => {
@@ -403,7 +408,7 @@ impl Host {
                     stacking: true,
                 });
                 self.events
-                    .push(AcceptorEvent::PowerUpNoteInCashbox { fen: None });
+                    .push_back(AcceptorEvent::PowerUpNoteInCashbox { fen: None });
             }
         }
     }
@@ -574,19 +579,19 @@ impl Host {
             Status::CommunicationError | Status::InvalidCommand => self.state,
         };
         if prev == Some(Status::StackerOpen) && status != Status::StackerOpen {
-            self.events.push(E::CashboxReplaced);
+            self.events.push_back(E::CashboxReplaced);
         }
         match status {
             Status::Idling | Status::Disabled => {
                 self.note_vanished();
                 self.escrow_since = None;
                 if changed && status == Status::Disabled {
-                    self.events.push(E::Disabled);
+                    self.events.push_back(E::Disabled);
                 }
             }
             Status::Accepting => {
                 if changed {
-                    self.events.push(E::Reading);
+                    self.events.push_back(E::Reading);
                 }
             }
             Status::Escrow(escrow_code) => {
@@ -601,7 +606,7 @@ impl Host {
                     });
                     self.escrow_since = Some(now);
                     match fen {
-                        Some(fen) => self.events.push(E::Escrow { fen }),
+                        Some(fen) => self.events.push_back(E::Escrow { fen }),
                         None => {
                             tracing::warn!(
                                 escrow_code,
@@ -620,7 +625,7 @@ impl Host {
                     note.stacking = true;
                 }
                 if changed {
-                    self.events.push(E::Stacking);
+                    self.events.push_back(E::Stacking);
                 }
             }
             // ACKed whatever the operation: even while connecting, a note past the point
@@ -628,12 +633,12 @@ impl Host {
             Status::VendValid => self.steps.push_front(Step::Send(Command::Ack)),
             Status::Stacked => {
                 if changed {
-                    self.events.push(E::Stacked);
+                    self.events.push_back(E::Stacked);
                 }
             }
             Status::Rejecting(code) => {
                 if changed {
-                    self.events.push(E::Rejected {
+                    self.events.push_back(E::Rejected {
                         reason: Some(reject_reason(code)),
                     });
                 }
@@ -642,21 +647,21 @@ impl Host {
             Status::Returning => {
                 if let Some(note) = self.note.take() {
                     if !note.credited {
-                        self.events.push(E::Returned { fen: note.fen });
+                        self.events.push_back(E::Returned { fen: note.fen });
                     }
                 } else if changed {
-                    self.events.push(E::Returned { fen: None });
+                    self.events.push_back(E::Returned { fen: None });
                 }
             }
             Status::Initializing => self.note_vanished(),
             Status::PowerUp | Status::PowerUpBillInAcceptor | Status::PowerUpBillInStacker => {
                 if changed {
-                    self.events.push(E::Reset);
+                    self.events.push_back(E::Reset);
                     let note = self.note.take();
                     let fen = note.filter(|n| !n.credited).and_then(|n| n.fen);
                     match status {
                         Status::PowerUpBillInAcceptor => {
-                            self.events.push(E::PowerUpNoteReturned { fen });
+                            self.events.push_back(E::PowerUpNoteReturned { fen });
                         }
                         Status::PowerUpBillInStacker => {
                             if note.is_some_and(|n| n.credited) {
@@ -664,7 +669,7 @@ impl Host {
                                     "ID-003: power-up with the already credited note in the stacker"
                                 );
                             } else {
-                                self.events.push(E::PowerUpNoteInCashbox { fen });
+                                self.events.push_back(E::PowerUpNoteInCashbox { fen });
                             }
                         }
                         _ => {}
@@ -675,17 +680,17 @@ impl Host {
             }
             Status::StackerFull => {
                 if changed {
-                    self.events.push(E::StackerFull);
+                    self.events.push_back(E::StackerFull);
                 }
             }
             Status::StackerOpen => {
                 if changed {
-                    self.events.push(E::CashboxRemoved);
+                    self.events.push_back(E::CashboxRemoved);
                 }
             }
             Status::AcceptorJam | Status::StackerJam => {
                 if changed {
-                    self.events.push(E::Jam {
+                    self.events.push_back(E::Jam {
                         safe: status == Status::StackerJam,
                     });
                 }
@@ -694,12 +699,12 @@ impl Host {
             Status::Cheated => {
                 if changed {
                     let fen = self.note.take().and_then(|n| n.fen);
-                    self.events.push(E::Fraud { fen });
+                    self.events.push_back(E::Fraud { fen });
                 }
             }
             Status::Failure(code) => {
                 if changed {
-                    self.events.push(E::Failure {
+                    self.events.push_back(E::Failure {
                         code,
                         text: failure_text(code),
                     });
@@ -723,10 +728,11 @@ impl Host {
             // report it for settlement.
             tracing::warn!(fen = ?note.fen, "ID-003: stacking note vanished without VEND VALID");
             self.events
-                .push(AcceptorEvent::PowerUpNoteInCashbox { fen: note.fen });
+                .push_back(AcceptorEvent::PowerUpNoteInCashbox { fen: note.fen });
         } else {
             // Back to the customer without us seeing RETURNING.
-            self.events.push(AcceptorEvent::Returned { fen: note.fen });
+            self.events
+                .push_back(AcceptorEvent::Returned { fen: note.fen });
         }
     }
 
