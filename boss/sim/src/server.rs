@@ -22,8 +22,8 @@ use crate::store::{PushRow, StoreError};
 
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
-/// A connection silent for this long (no heartbeat) is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
+/// A connection silent for three heartbeat intervals is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_millis(3 * crate::service::HEARTBEAT_INTERVAL_MS);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -367,23 +367,26 @@ impl Service {
     }
 
     fn dispatch(&self, kiosk: &str, req: Request) -> Result<Handled, StoreError> {
-        let opens_business = matches!(
+        // A locked kiosk may still settle what is open (docs/boss-protocol.md §6).
+        let settles = matches!(
             req,
-            Request::Recharge(_)
-                | Request::PlanChange(_)
-                | Request::NewSimOrder(_)
-                | Request::ReplacementSim(_)
-                | Request::RealNameReregister(_)
-                | Request::NumberReserve(_)
+            Request::Hello(_)
+                | Request::Heartbeat(_)
+                | Request::TxnStatus(_)
+                | Request::Reversal(_)
+                | Request::CancelOrder(_)
+                | Request::JournalUpload(_)
+                | Request::Reconcile(_)
         );
-        if opens_business && self.locked(kiosk)? {
-            let fresh = req
+        if !settles && self.locked(kiosk)? {
+            // A repeat of a transaction applied before the lock still gets its first outcome.
+            let applied_before = req
                 .txn_id()
-                .is_some_and(|t| self.store.txn(kiosk, t.as_str()).ok().flatten().is_none());
-            if fresh {
+                .is_some_and(|t| self.store.txn(kiosk, t.as_str()).ok().flatten().is_some());
+            if !applied_before {
                 return Ok(Handled::plain(err(
                     ErrorCode::KioskLocked,
-                    "终端已被总部锁定，暂停受理新业务",
+                    "终端已被总部锁定，暂停受理业务",
                 )));
             }
         }
@@ -512,7 +515,11 @@ impl Service {
         };
         Ok(Reply::Ok(Response::SubscriberLookup(WireSubscriber {
             msisdn: q.msisdn.clone(),
-            owner_name_masked: rules::mask_name(&s.owner_name),
+            owner_name_masked: if s.real_name {
+                rules::mask_name(&s.owner_name)
+            } else {
+                "（未实名登记）".to_owned()
+            },
             status: wire_status(s.status),
             payment: if s.prepaid {
                 PaymentKind::Prepaid
@@ -891,6 +898,22 @@ impl Service {
                 return refused(err(
                     ErrorCode::NotReversible,
                     format!("{} 交易不能冲正（开卡/补卡订单请用 cancel_order）", orig.op),
+                ));
+            }
+            // A credit already (partly) spent cannot be taken back.
+            let credited_to = match serde_json::from_str::<Reply>(&orig.response) {
+                Ok(Reply::Ok(Response::Recharge(ok))) => ok.balance_after_fen,
+                _ => i64::MIN,
+            };
+            let now_balance: i64 = tx.query_row(
+                "SELECT balance_fen FROM subscribers WHERE number=?1",
+                [&orig.number],
+                |row| row.get(0),
+            )?;
+            if now_balance < credited_to {
+                return refused(err(
+                    ErrorCode::NotReversible,
+                    "充值款已被使用，不能冲正，请为客户开具退款凭条",
                 ));
             }
             let balance: i64 = tx.query_row(

@@ -166,6 +166,23 @@ async fn reversal_undoes_a_recharge_once() {
     };
     assert_eq!(st.state, TxnState::Reversed);
     assert_eq!(st.reversed_by, Some(TxnId::new("R-1")));
+    // A credit the subscriber has already used cannot be taken back.
+    k.call(recharge("T-2", "13800000000", 1_000)).await.unwrap();
+    sim.running
+        .shared
+        .service
+        .store()
+        .with_tx(|tx| {
+            tx.execute(
+                "UPDATE subscribers SET balance_fen=balance_fen-300 WHERE number='13800000000'",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let r4 = k.call(rev("R-4", "T-2")).await.unwrap();
+    assert_eq!(code(&r4), Some(ErrorCode::NotReversible), "{r4:?}");
+    assert_eq!(balance(&sim, "13800000000"), before + 700);
     // The day report counts no money for the reversed recharge.
     let rep = sim
         .running
@@ -176,7 +193,7 @@ async fn reversal_undoes_a_recharge_once() {
         .unwrap();
     assert_eq!(
         rep.first().map(|r| (r.count, r.amount_fen, r.reversed)),
-        Some((0, 0, 1))
+        Some((1, 1_000, 1))
     );
 }
 
