@@ -10,4 +10,4 @@ pub mod engine;
 pub mod flow;
 pub mod journal;
 pub mod receipts;
-
+pub mod ui;

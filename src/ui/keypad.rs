@@ -1,0 +1,85 @@
+//! Number keypad: digits are kept here (adapter-side), shown masked, sent on confirm.
+
+use slint::ComponentHandle;
+
+use super::generated::KeypadAdapter;
+use super::{KioskWindow, Sink, Ui, msg, sorry};
+use crate::flow::topup::Notice;
+
+/// Digits of a mainland mobile number.
+const DIGITS: usize = 11;
+
+/// The echo while typing: the 4th to 7th digits are hidden, as in 138****1234.
+pub fn masked_echo(digits: &str) -> String {
+    digits.chars().enumerate().map(|(i, c)| if (3..7).contains(&i) { '*' } else { c }).collect()
+}
+
+fn set_digits(window: &KioskWindow, digits: &str) {
+    let k = window.global::<KeypadAdapter>();
+    k.set_digits(digits.into());
+    k.set_echo(masked_echo(digits).into());
+    k.set_count(i32::try_from(digits.chars().count()).unwrap_or(i32::MAX));
+}
+
+pub(super) fn reset(window: &KioskWindow) {
+    set_digits(window, "");
+    window.global::<KeypadAdapter>().set_has_notice(false);
+}
+
+pub(super) fn show(window: &KioskWindow, notice: Option<&Notice>) {
+    let k = window.global::<KeypadAdapter>();
+    k.set_has_notice(notice.is_some());
+    if let Some(n) = notice {
+        let (zh, en) = sorry::notice_words(n);
+        k.set_notice(msg(&zh, &en));
+    }
+}
+
+pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
+    let k = window.global::<KeypadAdapter>();
+    let (w, s) = (window.as_weak(), sink.clone());
+    k.on_key(move |key| {
+        let Some(w) = w.upgrade() else { return };
+        let mut digits = w.global::<KeypadAdapter>().get_digits().to_string();
+        if digits.chars().count() < DIGITS && key.chars().all(|c| c.is_ascii_digit()) {
+            digits.push_str(&key);
+            set_digits(&w, &digits);
+        }
+        s.ui(Ui::Touch);
+    });
+    let (w, s) = (window.as_weak(), sink.clone());
+    k.on_delete(move || {
+        let Some(w) = w.upgrade() else { return };
+        let mut digits = w.global::<KeypadAdapter>().get_digits().to_string();
+        digits.pop();
+        set_digits(&w, &digits);
+        s.ui(Ui::Touch);
+    });
+    let (w, s) = (window.as_weak(), sink.clone());
+    k.on_clear(move || {
+        let Some(w) = w.upgrade() else { return };
+        set_digits(&w, "");
+        s.ui(Ui::Touch);
+    });
+    let (w, s) = (window.as_weak(), sink.clone());
+    k.on_confirm(move || {
+        let Some(w) = w.upgrade() else { return };
+        let digits = w.global::<KeypadAdapter>().get_digits().to_string();
+        if digits.chars().count() == DIGITS {
+            w.global::<KeypadAdapter>().set_has_notice(false);
+            s.ui(Ui::Number(digits));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_echo;
+
+    #[test]
+    fn echo_hides_the_middle_four_digits() {
+        assert_eq!(masked_echo("13800001234"), "138****1234");
+        assert_eq!(masked_echo("1380"), "138*");
+        assert_eq!(masked_echo(""), "");
+    }
+}
