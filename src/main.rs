@@ -30,6 +30,8 @@ enum Command {
     /// Technician diagnostics: talk to one device and report its health.
     #[command(subcommand)]
     Diag(cli::DiagCommand),
+    /// The transaction journal: list, show, check invariants, export.
+    Journal(cli::journal::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Sim(cmd) => cmd.run().await,
             Command::Diag(cmd) => cmd.run().await,
+            Command::Journal(args) => cli::journal::run(args),
         }
     });
     match result {

@@ -5,6 +5,7 @@ pub mod bill;
 pub mod camera;
 pub mod dispenser;
 pub mod idcard;
+pub mod journal;
 pub mod printer;
 
 use std::process::ExitCode;
