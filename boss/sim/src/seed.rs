@@ -20,6 +20,11 @@ pub const DEMO_PASSWORD: &str = "123456";
 /// The main demo subscriber: active, prepaid, real-name, ¥50.00.
 pub const DEMO_NUMBER: &str = "13800000000";
 
+/// ID number of the main demo subscriber's owner 王小明: the card the ID-reader simulator
+/// presents by default (`drivers/idcard-reader/fixtures/resident.json`), so ID-card
+/// authentication works in the demo.
+pub const DEMO_OWNER_ID: &str = "110101199003071233";
+
 /// SplitMix64: tiny, fixed, good enough for demo data.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -176,6 +181,8 @@ const APPLICANTS: &[(&str, &str, &str, i64, bool)] = &[
     ("31010419800101456", "孙建华", "2030-01-01", 5, false),
     // Blacklisted.
     ("51010719751212789", "罗刚", "2031-12-12", 0, true),
+    // The ID-reader simulator's long-term card (李长青, 长期): a clean applicant.
+    ("53310219600815002", "李长青", "", 0, false),
     // Under 16 on any date before 2028-03-03.
     ("42010620120303111", "朱晓东", "2027-03-03", 0, false),
     // ID card expired 2025-01-01.
@@ -322,9 +329,12 @@ fn seed(tx: &Transaction<'_>, today: Date) -> Result<(), StoreError> {
 
     let mut subs: Vec<SubSeed> = Vec::new();
     for (i, d) in DEMOS.iter().enumerate() {
-        let id = d.real_name.then(|| {
-            let area = AREAS.get(i % AREAS.len()).copied().unwrap_or("110105");
-            id_for(area, d.birth, 100 + i as u64)
+        let fixed = (d.number == DEMO_NUMBER).then(|| DEMO_OWNER_ID.to_owned());
+        let id = fixed.or_else(|| {
+            d.real_name.then(|| {
+                let area = AREAS.get(i % AREAS.len()).copied().unwrap_or("110105");
+                id_for(area, d.birth, 100 + i as u64)
+            })
         });
         subs.push((
             d.number.to_owned(),
@@ -494,7 +504,7 @@ fn seed(tx: &Transaction<'_>, today: Date) -> Result<(), StoreError> {
             params![
                 id,
                 name,
-                until,
+                (!until.is_empty()).then_some(*until),
                 elsewhere,
                 i64::try_from(rng.below(1 << 31)).unwrap_or(0)
             ],
