@@ -347,7 +347,7 @@ fn seed(tx: &Transaction<'_>, today: Date) -> Result<(), StoreError> {
             d.plan.to_owned(),
         ));
     }
-    // 周强 (18800000007) holds four more numbers: one short of the per-ID limit.
+    // 周强 (18800000007) gets four more numbers on his ID (one of them may be closed).
     let zhou_id = subs.last().and_then(|s| s.2.clone());
     while subs.len() < 50 {
         let prefix = rng.pick(PREFIXES).copied().unwrap_or("138");
