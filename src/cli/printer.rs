@@ -30,7 +30,8 @@ pub struct DiagArgs {
     /// Serial port of the printer (or the simulator's pseudo-terminal).
     #[arg(long, required_unless_present = "usb", conflicts_with = "usb")]
     port: Option<PathBuf>,
-    /// USB printer by VID:PID in hexadecimal, e.g. 0483:5720.
+    /// USB printer by VID:PID in hexadecimal, e.g. 0483:5720, or `any` for the first
+    /// printer-class device.
     #[arg(long, value_parser = parse_usb)]
     usb: Option<UsbSelector>,
     /// Serial line speed (8N1).
@@ -145,9 +146,8 @@ pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
         ..PrinterConfig::default()
     };
     if let Some(selector) = args.usb {
-        let pipe =
-            usb::open(selector).with_context(|| format!("opening USB printer {selector:?}"))?;
-        let link = format!("USB {selector:?}");
+        let pipe = usb::open(selector).with_context(|| format!("opening {selector}"))?;
+        let link = selector.to_string();
         let printer = Printer::new(
             pipe,
             PrinterConfig {
