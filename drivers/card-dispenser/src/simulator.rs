@@ -113,12 +113,15 @@ pub enum Action {
     Nak(u32),
     /// Ignore the next `n` commands entirely (no ACK).
     Silent(u32),
+    /// Send the next `n` replies with a wrong BCC first (the host NAKs; the good reply
+    /// follows, manual §1.4.2 case 3).
+    CorruptReply(u32),
     /// Power cycle: the device needs initialising again.
     PowerCycle,
 }
 
 /// Parses one control line: `take`, `jam`, `clear-jam`, `stacker N`, `reject-full`,
-/// `reject-empty`, `fail-apdu STEP SW` (SW as 4 hex digits), `nak N`, `silent N`,
+/// `reject-empty`, `fail-apdu STEP SW` (SW as 4 hex digits), `nak N`, `silent N`, `corrupt N`,
 /// `power-cycle`. Blank lines and `#` comments give `Ok(None)`. (`status` and `wait` are
 /// handled by the caller.)
 pub fn parse_line(line: &str) -> Result<Option<Action>, String> {
@@ -155,6 +158,7 @@ pub fn parse_line(line: &str) -> Result<Option<Action>, String> {
         }
         "nak" => Action::Nak(num(0)?),
         "silent" => Action::Silent(num(0)?),
+        "corrupt" => Action::CorruptReply(num(0)?),
         "power-cycle" => Action::PowerCycle,
         other => return Err(format!("unknown control `{other}`")),
     };
@@ -400,8 +404,11 @@ pub struct Device {
     dispensed: usize,
     nak: u32,
     silent: u32,
+    corrupt: u32,
     /// Host ACKs received for replies.
     pub host_acks: u32,
+    /// Host NAKs received for replies (each answered by sending the reply again).
+    pub host_naks: u32,
     /// Commands received (valid frames for this address).
     pub commands: u32,
 }
@@ -423,7 +430,9 @@ impl Device {
             dispensed: 0,
             nak: 0,
             silent: 0,
+            corrupt: 0,
             host_acks: 0,
+            host_naks: 0,
             commands: 0,
             config,
         };
@@ -538,6 +547,7 @@ impl Device {
             },
             Action::Nak(n) => self.nak = n,
             Action::Silent(n) => self.silent = n,
+            Action::CorruptReply(n) => self.corrupt = n,
             Action::PowerCycle => {
                 self.initialised = false;
                 if let Some((_, card)) = self.channel.as_mut() {
@@ -842,7 +852,10 @@ async fn serve(
                     continue;
                 }
                 Token::Nak => match &last_reply {
-                    Some(r) => r.clone(),
+                    Some(r) => {
+                        lock(&device).host_naks += 1;
+                        r.clone()
+                    }
                     None => continue,
                 },
                 Token::Eot => {
@@ -860,7 +873,7 @@ async fn serve(
                         }
                         continue;
                     };
-                    let (ack, reply, moves) = {
+                    let (ack, reply, moves, corrupt) = {
                         let mut d = lock(&device);
                         if d.silent > 0 {
                             d.silent -= 1;
@@ -868,13 +881,16 @@ async fn serve(
                         }
                         if d.nak > 0 {
                             d.nak -= 1;
-                            (false, None, false)
+                            (false, None, false, false)
                         } else {
                             d.commands += 1;
+                            let corrupt = d.corrupt > 0;
+                            d.corrupt = d.corrupt.saturating_sub(1);
                             (
                                 true,
                                 Some(d.handle(&command).encode()),
                                 Device::is_move(&command),
+                                corrupt,
                             )
                         }
                     };
@@ -892,7 +908,11 @@ async fn serve(
                         })
                         .await;
                         last_reply = reply.clone();
-                        reply.unwrap_or_default()
+                        let mut out = reply.unwrap_or_default();
+                        if corrupt && let Some(bcc) = out.last_mut() {
+                            *bcc ^= 0x5A;
+                        }
+                        out
                     }
                 }
             };

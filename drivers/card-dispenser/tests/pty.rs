@@ -278,6 +278,11 @@ async fn nak_and_silence_make_the_host_resend() {
         matches!(e, card_dispenser::Error::Link(LinkError::Nak { sends: 3 })),
         "{e}"
     );
+    // A reply damaged on the line is NAKed and sent again.
+    sim.apply(Action::CorruptReply(2));
+    assert_eq!(d.reject_counter().await.unwrap(), 0);
+    assert_eq!(d.status().await.unwrap().card_position, CardPosition::None);
+    assert_eq!(sim.device().host_naks, 2);
     // And the link is fine afterwards.
     d.status().await.unwrap();
 }
