@@ -74,7 +74,7 @@ pub struct DiagArgs {
 
 /// Formats fen as yuan: 2000 → "20", 50 → "0.50".
 fn yuan(fen: u64) -> String {
-    if fen % 100 == 0 {
+    if fen.is_multiple_of(100) {
         format!("{}", fen / 100)
     } else {
         format!("{}.{:02}", fen / 100, fen % 100)
