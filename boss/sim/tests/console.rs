@@ -1,0 +1,158 @@
+//! The `boss-sim` binary end to end: `pki`, `serve` as a child process, a kiosk over mutual
+//! TLS, then the console subcommands against the running server and its store.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use boss_protocol::{Push, Reply, Response};
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_boss-sim");
+
+fn console(data: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .arg("--today")
+        .arg("2026-11-20")
+        .args(args)
+        .output()
+        .expect("run boss-sim");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success(), text)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_commands_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (certs, data) = (dir.path().join("certs"), dir.path().join("data"));
+    let (ok, out) = console(
+        &data,
+        &["pki", "--out", certs.to_str().unwrap(), "--kiosk", "K0001"],
+    );
+    assert!(ok, "{out}");
+    assert!(certs.join("kiosks/K0001.pem").exists());
+
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "--today",
+            "2026-11-20",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--certs",
+        ])
+        .arg(&certs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut l = String::new();
+        BufReader::new(stdout).read_line(&mut l).map(|_| l)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let addr: SocketAddr = line
+        .split_whitespace()
+        .nth(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+
+    let mut k = Kiosk::connect_raw(addr, client_config(&certs, "K0001"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        k.call(hello()).await.unwrap(),
+        Reply::Ok(Response::Hello(_))
+    ));
+    k.call(heartbeat()).await.unwrap();
+    let r = k.call(recharge("C-1", "13800000000", 5_000)).await.unwrap();
+    assert!(matches!(r, Reply::Ok(Response::Recharge(_))), "{r:?}");
+
+    let (ok, out) = console(&data, &["kiosks"]);
+    assert!(
+        ok && out.contains("K0001") && out.contains("online") && out.contains("printer:paper_low"),
+        "{out}"
+    );
+    let (ok, out) = console(&data, &["query", "balance", "13800000000"]);
+    assert!(
+        ok && out.contains("138****0000") && out.contains("100.00"),
+        "{out}"
+    );
+    assert!(!out.contains("13800000000"), "numbers are masked: {out}");
+    let (ok, out) = console(&data, &["report", "--day", "2026-11-20"]);
+    assert!(
+        ok && out.contains("K0001") && out.contains("50.00"),
+        "{out}"
+    );
+    let (ok, out) = console(&data, &["--json", "query", "txn", "K0001", "C-1"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(
+        ok && v["state"] == "done" && v["amount_fen"] == 5_000,
+        "{out}"
+    );
+    let (ok, out) = console(&data, &["sms", "--number", "13800000000"]);
+    assert!(ok && out.contains("充值50.00元"), "{out}");
+
+    // A lock from the console reaches the connected kiosk.
+    let (ok, out) = console(&data, &["lock", "--kiosk", "K0001", "--reason", "audit"]);
+    assert!(ok && out.contains("sent"), "{out}");
+    let (id, p) = k.next_push().await.unwrap();
+    assert!(matches!(&p, Push::Lock(l) if l.reason == "audit"), "{p:?}");
+    k.ack(id, &p).await.unwrap();
+    k.call(heartbeat()).await.unwrap();
+    let (ok, out) = console(&data, &["pushes", "--kiosk", "K0001"]);
+    assert!(
+        ok && out.contains("lock") && out.contains("applied"),
+        "{out}"
+    );
+
+    // Faults at run time.
+    let (ok, out) = console(
+        &data,
+        &[
+            "--json",
+            "fault",
+            "--drop-after-commit",
+            "2",
+            "--latency-ms",
+            "10",
+        ],
+    );
+    let f: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(
+        ok && f["drop_after_commit"] == 2 && f["latency_ms"] == 10,
+        "{out}"
+    );
+    let (ok, out) = console(&data, &["--json", "fault", "--clear"]);
+    let f: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(ok && f["drop_after_commit"] == 0, "{out}");
+    drop(server);
+    // With the server gone, fault changes fail clearly and reports still work.
+    let (ok, _) = console(&data, &["fault"]);
+    assert!(!ok);
+    let (ok, out) = console(&data, &["reconcile", "--day", "2026-11-20"]);
+    assert!(
+        ok && out.contains("missing_at_kiosk"),
+        "nothing uploaded yet: {out}"
+    );
+}
