@@ -45,6 +45,22 @@ pub struct Args {
     /// Start from a clean state (removes the journal and the operator store first).
     #[arg(long)]
     pub fresh: bool,
+    /// Use this bill acceptor port instead of a built-in simulator (with `--printer-port`,
+    /// `--boss` and `--certs`: the harness or the bench runs devices and operator, and
+    /// inserts the notes).
+    #[arg(long, requires_all = ["printer_port", "boss", "certs"])]
+    pub bill_port: Option<PathBuf>,
+    #[arg(long)]
+    pub printer_port: Option<PathBuf>,
+    /// Operator address (`127.0.0.1:PORT`).
+    #[arg(long)]
+    pub boss: Option<String>,
+    /// Certificate folder as made by `boss-sim pki`.
+    #[arg(long)]
+    pub certs: Option<PathBuf>,
+    /// Only run start-up recovery, then exit.
+    #[arg(long)]
+    pub recover_only: bool,
 }
 
 /// Bill acceptor protocol of the demo.
@@ -172,7 +188,28 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.headless {
         println!("(no screen yet in this build: running the headless customers)");
     }
-    let mut kiosk = DemoKiosk::start(&args.out, args.protocol.into(), args.fresh).await?;
+    let external = match (&args.bill_port, &args.printer_port, &args.boss, &args.certs) {
+        (Some(b), Some(p), Some(addr), Some(c)) => Some(External {
+            bill_port: b.clone(),
+            printer_port: p.clone(),
+            boss: addr.clone(),
+            certs: c.clone(),
+        }),
+        _ => None,
+    };
+    let mut kiosk = DemoKiosk::start(&args.out, args.protocol.into(), args.fresh, external).await?;
+    if args.recover_only {
+        let report = kiosk.engine.journal.check(false)?;
+        println!(
+            "recovery done; journal check: {}",
+            if report.is_ok() { "ok" } else { "BROKEN" }
+        );
+        return Ok(if report.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let mut failures = Vec::new();
     for s in &chosen {
         println!("\n=== scenario {}: {}", s.name, s.what);
@@ -209,97 +246,140 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The kiosk with its simulated world.
-struct DemoKiosk {
-    engine: TopUpEngine<BossOperator>,
+/// Devices and operator that someone else runs (a test harness, or real hardware on a
+/// bench): the demo then only plays the kiosk, and the customer does not insert notes
+/// itself — whoever runs the acceptor does.
+#[derive(Debug, Clone)]
+pub struct External {
+    pub bill_port: PathBuf,
+    pub printer_port: PathBuf,
+    pub boss: String,
+    pub certs: PathBuf,
+}
+
+/// The simulated world the demo runs itself.
+struct World {
     bill: mpsc::Sender<Action>,
     printer: mpsc::Sender<SimControl>,
     boss: boss_sim::app::Running,
-    receipts_dir: PathBuf,
     _keep: Vec<Box<dyn std::any::Any + Send>>,
 }
 
+/// The kiosk, with the world it runs in.
+struct DemoKiosk {
+    engine: TopUpEngine<BossOperator>,
+    world: Option<World>,
+    receipts_dir: PathBuf,
+}
+
 impl DemoKiosk {
-    async fn start(out: &Path, protocol: Protocol, fresh: bool) -> anyhow::Result<Self> {
+    async fn start(
+        out: &Path,
+        protocol: Protocol,
+        fresh: bool,
+        external: Option<External>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let certs = out.join("certs");
-        if !certs.join(boss_protocol::pki::files::OPERATOR_CA).exists() {
-            boss_protocol::pki::generate_dev(&certs, &[DEMO_KIOSK])
-                .context("making the development PKI")?;
-            println!("made a development PKI in {}", certs.display());
-        }
         let journal_path = out.join("kiosk").join("journal.sqlite");
         if fresh {
             let _ = std::fs::remove_dir_all(out.join("kiosk"));
             let _ = std::fs::remove_dir_all(out.join("boss"));
         }
         std::fs::create_dir_all(out.join("kiosk"))?;
+        let receipts_dir = out.join("receipts");
+        let mut keep: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
 
         // The operator.
-        let boss = boss_sim::app::start(boss_sim::app::SimConfig {
-            listen: "127.0.0.1:0".parse()?,
-            data: out.join("boss"),
-            certs: certs.clone(),
-            clock: boss_sim::clock::Clock::system(),
-            faults: boss_sim::faults::FaultSettings::default(),
-        })
-        .await
-        .context("starting the operator simulator")?;
-        println!("operator simulator on {} (mutual TLS)", boss.addr);
+        let (boss, boss_addr, certs) = match &external {
+            Some(x) => (None, x.boss.clone(), x.certs.clone()),
+            None => {
+                let certs = out.join("certs");
+                if !certs.join(boss_protocol::pki::files::OPERATOR_CA).exists() {
+                    boss_protocol::pki::generate_dev(&certs, &[DEMO_KIOSK])
+                        .context("making the development PKI")?;
+                    println!("made a development PKI in {}", certs.display());
+                }
+                let boss = boss_sim::app::start(boss_sim::app::SimConfig {
+                    listen: "127.0.0.1:0".parse()?,
+                    data: out.join("boss"),
+                    certs: certs.clone(),
+                    clock: boss_sim::clock::Clock::system(),
+                    faults: boss_sim::faults::FaultSettings::default(),
+                })
+                .await
+                .context("starting the operator simulator")?;
+                println!("operator simulator on {} (mutual TLS)", boss.addr);
+                let addr = boss.addr.to_string();
+                (Some(boss), addr, certs)
+            }
+        };
         let tls = boss_protocol::pki::client_config_from_dir(&certs, DEMO_KIOSK)?;
         let server_name = rustls::pki_types::ServerName::try_from("localhost")?;
-        let (client, _pushes) =
-            BossClient::spawn(BossConfig::new(boss.addr.to_string(), server_name, tls));
+        let (client, _pushes) = BossClient::spawn(BossConfig::new(boss_addr, server_name, tls));
         wait_link_up(&client).await?;
 
         // The bill acceptor.
-        let sim = bill_acceptor::sim::spawn(BillSimConfig::cny(protocol))?;
-        println!(
-            "bill acceptor simulator ({protocol:?}) on {}",
-            sim.path.display()
-        );
+        let (bill_path, bill_actions) = match &external {
+            Some(x) => (x.bill_port.clone(), None),
+            None => {
+                let sim = bill_acceptor::sim::spawn(BillSimConfig::cny(protocol))?;
+                println!(
+                    "bill acceptor simulator ({protocol:?}) on {}",
+                    sim.path.display()
+                );
+                let r = (sim.path.clone(), Some(sim.actions.clone()));
+                keep.push(Box::new(sim));
+                r
+            }
+        };
         let (acceptor, mut acceptor_events) = match protocol {
             Protocol::Ssp => {
-                let drv = bill_acceptor::ssp::Ssp::open(&sim.path, Default::default())?;
+                let drv = bill_acceptor::ssp::Ssp::open(&bill_path, Default::default())?;
                 bill_acceptor::actor::spawn(drv, Duration::from_millis(250))
             }
             Protocol::Id003 => {
-                let port = devio::open_serial(&sim.path, protocol.line_settings())?;
+                let port = devio::open_serial(&bill_path, protocol.line_settings())?;
                 let drv = bill_acceptor::id003::Id003::new(port);
                 bill_acceptor::actor::spawn(drv, Duration::from_millis(250))
             }
         };
 
         // The printer.
-        let receipts_dir = out.join("receipts");
-        let pty = devio::Pty::new(receipt_printer::DEFAULT_LINE)?;
-        let printer_path = pty.path().to_path_buf();
-        let (device, printer_guard) = pty.into_parts();
-        let (printer_ctl, ctl_rx) = mpsc::channel(8);
-        let (receipts_tx, mut receipts_rx) =
-            mpsc::channel::<receipt_printer::sim::PrintedReceipt>(8);
-        let sim_cfg = receipt_printer::sim::SimConfig {
-            out_dir: Some(receipts_dir.clone()),
-            initial: vec![],
-        };
-        tokio::spawn(receipt_printer::sim::run(
-            device,
-            sim_cfg,
-            ctl_rx,
-            receipts_tx,
-        ));
-        tokio::spawn(async move {
-            while let Some(r) = receipts_rx.recv().await {
-                if let Some((png, _)) = &r.files {
-                    println!(
-                        "  [printer] receipt {} came out → {}",
-                        r.number,
-                        png.display()
-                    );
-                }
+        let (printer_path, printer_ctl) = match &external {
+            Some(x) => (x.printer_port.clone(), None),
+            None => {
+                let pty = devio::Pty::new(receipt_printer::DEFAULT_LINE)?;
+                let path = pty.path().to_path_buf();
+                let (device, guard) = pty.into_parts();
+                keep.push(Box::new(guard));
+                let (ctl, ctl_rx) = mpsc::channel(8);
+                let (receipts_tx, mut receipts_rx) =
+                    mpsc::channel::<receipt_printer::sim::PrintedReceipt>(8);
+                let sim_cfg = receipt_printer::sim::SimConfig {
+                    out_dir: Some(receipts_dir.clone()),
+                    initial: vec![],
+                };
+                tokio::spawn(receipt_printer::sim::run(
+                    device,
+                    sim_cfg,
+                    ctl_rx,
+                    receipts_tx,
+                ));
+                tokio::spawn(async move {
+                    while let Some(r) = receipts_rx.recv().await {
+                        if let Some((png, _)) = &r.files {
+                            println!(
+                                "  [printer] receipt {} came out → {}",
+                                r.number,
+                                png.display()
+                            );
+                        }
+                    }
+                });
+                println!("receipt printer simulator on {}", path.display());
+                (path, Some(ctl))
             }
-        });
-        println!("receipt printer simulator on {}", printer_path.display());
+        };
         let port = receipt_printer::open_serial(&printer_path, receipt_printer::DEFAULT_LINE)?;
         let printer = receipt_printer::Printer::new(port, PrinterConfig::default()).spawn();
 
@@ -324,7 +404,19 @@ impl DemoKiosk {
         )
         .await?;
         if !report.resolved.is_empty() || !report.notes.is_empty() {
-            println!("recovered from the last run: {report:?}");
+            println!("recovered from the last run:");
+            for (txn, fen) in &report.notes {
+                println!(
+                    "  note of {} from before the restart credited to {txn}",
+                    yuan(*fen)
+                );
+            }
+            for (txn, r) in &report.resolved {
+                println!("  {txn}: {}", serde_json::to_string(r).unwrap_or_default());
+            }
+            for (txn, _) in &report.printed {
+                println!("  paper printed for {txn}");
+            }
         }
         let info = acceptor
             .info()
@@ -351,13 +443,19 @@ impl DemoKiosk {
             clock,
             tick: Duration::from_millis(200),
         };
+        let world = match (boss, bill_actions, printer_ctl) {
+            (Some(boss), Some(bill), Some(printer)) => Some(World {
+                bill,
+                printer,
+                boss,
+                _keep: keep,
+            }),
+            _ => None,
+        };
         Ok(Self {
             engine,
-            bill: sim.actions.clone(),
-            printer: printer_ctl,
-            boss,
+            world,
             receipts_dir,
-            _keep: vec![Box::new(sim), Box::new(printer_guard)],
         })
     }
 
@@ -366,18 +464,21 @@ impl DemoKiosk {
             max_fen: s.max_fen,
             ..TopUpConfig::default()
         };
-        for c in &s.printer {
-            self.printer.send(*c).await?;
-        }
-        if s.drop_after_commit {
-            self.boss.shared.faults.apply(boss_sim::faults::FaultPatch {
-                drop_after_commit: Some(1),
-                ..Default::default()
-            });
+        if let Some(w) = &self.world {
+            for c in &s.printer {
+                w.printer.send(*c).await?;
+            }
+            if s.drop_after_commit {
+                w.boss.shared.faults.apply(boss_sim::faults::FaultPatch {
+                    drop_after_commit: Some(1),
+                    ..Default::default()
+                });
+            }
         }
         let (ui_tx, ui_rx) = mpsc::channel(16);
         let (screen_tx, screen_rx) = mpsc::channel(64);
-        let customer = tokio::spawn(customer(s.clone(), screen_rx, ui_tx, self.bill.clone()));
+        let bill = self.world.as_ref().map(|w| w.bill.clone());
+        let customer = tokio::spawn(customer(s.clone(), screen_rx, ui_tx, bill));
         let summary = tokio::time::timeout(
             Duration::from_secs(120),
             self.engine.run_session(ui_rx, screen_tx),
@@ -389,9 +490,11 @@ impl DemoKiosk {
             println!("  [receipt]\n{}", indent(text));
         }
         // Put the world back for the next customer.
-        self.printer.send(SimControl::Paper(Paper::Ok)).await?;
-        if s.jam.is_some() {
-            self.bill.send(Action::ClearJam).await?;
+        if let Some(w) = &self.world {
+            w.printer.send(SimControl::Paper(Paper::Ok)).await?;
+            if s.jam.is_some() {
+                w.bill.send(Action::ClearJam).await?;
+            }
         }
 
         if summary.credited_fen != s.expect_credit_fen {
@@ -454,7 +557,7 @@ async fn customer(
     s: Scenario,
     mut screen: mpsc::Receiver<ScreenUpdate>,
     ui: mpsc::Sender<Ui>,
-    bill: mpsc::Sender<Action>,
+    bill: Option<mpsc::Sender<Action>>,
 ) -> anyhow::Result<()> {
     let mut notes = s.notes.iter().copied();
     let mut jam = s.jam;
@@ -492,6 +595,14 @@ async fn customer(
                             continue;
                         }
                         inserted_any = true;
+                        let Some(bill) = &bill else {
+                            // Someone else inserts the notes: finish once they are all in.
+                            if can_finish && total_fen >= s.expect_credit_fen {
+                                println!("  [customer] presses 完成 (finish)");
+                                ui.send(Ui::Finish).await?;
+                            }
+                            continue;
+                        };
                         if let Some(y) = notes.next() {
                             println!("  [customer] inserts a {y} yuan note");
                             bill.send(Action::Insert { fen: y * 100 }).await?;
