@@ -109,7 +109,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<ExitCode> {
     let sim = Simulator::start(config).context("creating the pseudo-terminal")?;
     println!("card dispenser simulator on {}", sim.path().display());
     println!(
-        "line settings {}; controls: take, jam, clear-jam, stacker N, reject-full, reject-empty, fail-apdu STEP SW, nak N, silent N, power-cycle, status, wait SECS",
+        "line settings {}; controls: take, jam, clear-jam, stacker N, reject-full, reject-empty, fail-apdu STEP SW, nak N, silent N, corrupt N, power-cycle, status, wait SECS",
         simulator::line_settings()
     );
     if let Some(script) = script {

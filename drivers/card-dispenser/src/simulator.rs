@@ -774,7 +774,8 @@ pub fn line_settings() -> devio::LineSettings {
 }
 
 impl Simulator {
-    /// Creates the pseudo-terminal and starts playing the device on the current runtime.
+    /// Creates the pseudo-terminal and starts playing the device as a task on the current
+    /// Tokio runtime (call it from within one).
     pub fn start(config: SimConfig) -> Result<Self, devio::Error> {
         let pty = devio::Pty::new(line_settings())?;
         let path = pty.path().to_owned();
