@@ -675,3 +675,104 @@ pub async fn run(
         dev.tick(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Protocol;
+
+    struct Host {
+        dev: Device,
+        seq: bool,
+        now: Instant,
+    }
+
+    impl Host {
+        fn new() -> Self {
+            let mut config = SimConfig::cny(Protocol::Ssp);
+            config.encrypted = false;
+            let now = Instant::now();
+            Self {
+                dev: Device::new(config, now),
+                seq: true,
+                now,
+            }
+        }
+
+        fn send(&mut self, command: &Command) -> Vec<u8> {
+            self.seq = !self.seq;
+            let wire = self
+                .dev
+                .handle_frame(Frame::new(self.seq, 0, command.encode()), self.now)
+                .expect("a reply");
+            let mut d = Decoder::new();
+            d.push(&wire);
+            d.next_frame().expect("a frame").data
+        }
+
+        fn wait(&mut self, ms: u64) {
+            for _ in 0..ms / 50 {
+                self.now += Duration::from_millis(50);
+                self.dev.tick(self.now);
+            }
+        }
+
+        fn events(&mut self, command: &Command) -> Vec<PollEvent> {
+            let reply = self.send(command);
+            assert_eq!(reply.first(), Some(&0xF0));
+            PollEvent::parse_all(&reply[1..], 6).0
+        }
+    }
+
+    #[test]
+    fn poll_with_ack_repeats_the_credit_until_acknowledged() {
+        let mut h = Host::new();
+        h.send(&Command::SetInhibits { mask: 0xFF });
+        h.send(&Command::Enable);
+        h.dev.act(Action::Insert { fen: 1000 }, h.now);
+        h.wait(500);
+        assert!(
+            h.events(&Command::PollWithAck)
+                .contains(&PollEvent::Read(NoteRef::Channel(3)))
+        );
+        // Nothing in escrow yet was accepted: HOLD is fine, then POLL accepts.
+        assert_eq!(h.send(&Command::Hold), vec![0xF0]);
+        h.events(&Command::PollWithAck);
+        h.wait(700);
+        let credit = PollEvent::Credit(NoteRef::Channel(3));
+        assert!(h.events(&Command::PollWithAck).contains(&credit));
+        assert!(
+            h.events(&Command::PollWithAck).contains(&credit),
+            "repeats until acked"
+        );
+        assert_eq!(h.send(&Command::EventAck), vec![0xF0]);
+        assert!(!h.events(&Command::PollWithAck).contains(&credit));
+        // No note in escrow: HOLD and REJECT fail.
+        assert_eq!(h.send(&Command::Hold), vec![0xF8]);
+        assert_eq!(h.send(&Command::Reject), vec![0xF8]);
+    }
+
+    #[test]
+    fn unknown_commands_and_bad_lengths_get_generic_replies() {
+        let mut h = Host::new();
+        h.seq = !h.seq;
+        let reply = h
+            .dev
+            .handle_frame(Frame::new(h.seq, 0, vec![0x99]), h.now)
+            .unwrap();
+        assert_eq!(reply, Frame::new(h.seq, 0, vec![0xF2]).encode().unwrap());
+        h.seq = !h.seq;
+        let reply = h
+            .dev
+            .handle_frame(Frame::new(h.seq, 0, vec![0x07, 0x01]), h.now)
+            .unwrap();
+        assert_eq!(reply, Frame::new(h.seq, 0, vec![0xF3]).encode().unwrap());
+        // Another slave's address: silence.
+        assert_eq!(
+            h.dev.handle_frame(Frame::new(true, 5, vec![0x11]), h.now),
+            None
+        );
+        assert_eq!(h.send(&Command::HostProtocolVersion(9)), vec![0xF8]);
+        assert_eq!(h.send(&Command::HostProtocolVersion(8)), vec![0xF0]);
+    }
+}
