@@ -241,6 +241,20 @@ mod tests {
         assert!(p.awaiting_removal());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_replies_never_panic(replies in proptest::collection::vec((proptest::prelude::any::<u8>(), proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1400)), 0..12), fp in proptest::prelude::any::<bool>()) {
+            let mut p = CardPoller::new(2, fp);
+            p.start();
+            for (sw3, data) in replies {
+                match p.on_reply(&Reply::new(Status::from_byte(sw3), data)) {
+                    Next::Send(_) => {}
+                    _ => { p.start(); }
+                }
+            }
+        }
+    }
+
     #[test]
     fn sam_failure_is_a_fault() {
         let mut p = CardPoller::new(2, true);

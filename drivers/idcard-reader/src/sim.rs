@@ -848,6 +848,28 @@ mod tests {
         assert!(!shown.contains("139, 115"), "{shown}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_host_bytes_never_panic_the_simulator(chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 0..20)) {
+            let mut sim = ReaderSim::new(builtin_cards().unwrap());
+            sim.place("foreign_permanent_2023");
+            for c in chunks {
+                let out = sim.handle_bytes(&c);
+                // Whatever the simulator sends is well-formed.
+                let mut d = FrameDecoder::new();
+                d.push(&out);
+                while let Some(f) = d.next_frame() {
+                    proptest::prop_assert!(f.is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn random_control_lines_never_panic(line in "\\PC{0,40}") {
+            let _ = Control::parse(&line);
+        }
+    }
+
     #[test]
     fn control_lines() {
         assert_eq!(
