@@ -147,6 +147,21 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_checked_without_panic(s in "\\PC{0,30}") {
+            if check_iccid(&s).is_ok() {
+                proptest::prop_assert_eq!(personalisation_script(&s).len(), 11);
+            }
+            let _ = encode_ef_imsi(&s);
+        }
+
+        #[test]
+        fn ef_imsi_is_always_nine_bytes(d in "[0-9]{6,15}") {
+            proptest::prop_assert_eq!(encode_ef_imsi(&d).len(), 9);
+        }
+    }
+
     #[test]
     fn script_is_deterministic_per_iccid() {
         let a = personalisation_script("89860012345678901234");

@@ -981,10 +981,18 @@ impl Store {
     }
 }
 
-/// Is `op` one that moves money (counted in reports and reconciliation totals)?
+/// Is `op` one that takes money in (counted in reports and reconciliation totals)?
 #[must_use]
 pub fn is_money_op(op: &str) -> bool {
     matches!(op, "recharge" | "new_sim_order" | "replacement_sim")
+}
+
+/// Is `op` money-changing (compared one by one in reconciliation)? The money-in operations
+/// and those that give money back. Kiosk-only journal entries (`cash_box_clearance`, …) and
+/// operations without money (`plan_change`, `activate_sim`) are not reconciled.
+#[must_use]
+pub fn is_money_changing(op: &str) -> bool {
+    is_money_op(op) || matches!(op, "reversal" | "cancel_order")
 }
 
 /// Pure comparison of two journals for one kiosk and day.
@@ -1003,8 +1011,16 @@ pub fn reconcile_entries(
     };
     let (kiosk_count, kiosk_amount_fen) = counts(kiosk);
     let (operator_count, operator_amount_fen) = counts(ours);
-    let k: BTreeMap<&str, &JournalEntry> = kiosk.iter().map(|e| (e.txn_id.as_str(), e)).collect();
-    let o: BTreeMap<&str, &JournalEntry> = ours.iter().map(|e| (e.txn_id.as_str(), e)).collect();
+    let k: BTreeMap<&str, &JournalEntry> = kiosk
+        .iter()
+        .filter(|e| is_money_changing(&e.op))
+        .map(|e| (e.txn_id.as_str(), e))
+        .collect();
+    let o: BTreeMap<&str, &JournalEntry> = ours
+        .iter()
+        .filter(|e| is_money_changing(&e.op))
+        .map(|e| (e.txn_id.as_str(), e))
+        .collect();
     let mut ids: Vec<&str> = k.keys().chain(o.keys()).copied().collect();
     ids.sort_unstable();
     ids.dedup();
@@ -1148,4 +1164,118 @@ pub fn send_sms_tx(
         params![number, body, now],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(id: &str, op: &str, fen: i64, state: &str) -> JournalEntry {
+        JournalEntry {
+            txn_id: id.into(),
+            op: op.into(),
+            number: String::new(),
+            amount_fen: fen,
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn reconciliation_lists_each_kind_of_difference() {
+        let kiosk = [
+            e("A", "recharge", 100, "done"),
+            e("B", "recharge", 200, "done"),
+            e("C", "recharge", 300, "refused"),
+            e("D", "recharge", 400, "done"),
+            e("X", "cash_box_clearance", 99_900, "done"),
+        ];
+        let ours = [
+            e("A", "recharge", 100, "done"),
+            e("B", "recharge", 250, "done"),
+            e("C", "recharge", 300, "done"),
+            e("E", "new_sim_order", 6_000, "done"),
+            e("P", "plan_change", 0, "done"),
+        ];
+        let r = reconcile_entries("K1", "2026-11-20", &kiosk, &ours);
+        let got: Vec<(&str, MismatchKind)> = r
+            .mismatches
+            .iter()
+            .map(|m| (m.txn_id.as_str(), m.kind))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("B", MismatchKind::AmountDiffers),
+                ("C", MismatchKind::StateDiffers),
+                ("D", MismatchKind::MissingAtOperator),
+                ("E", MismatchKind::MissingAtKiosk),
+            ]
+        );
+        assert_eq!((r.kiosk_count, r.kiosk_amount_fen), (3, 700));
+        assert_eq!((r.operator_count, r.operator_amount_fen), (4, 6_650));
+    }
+
+    #[test]
+    fn idempotent_applies_once_and_detects_reuse() {
+        let s = Store::open_in_memory().unwrap();
+        let key = TxnKey {
+            kiosk_id: "K1",
+            txn_id: "T1",
+            op: "recharge",
+            fingerprint: "a",
+            day: "2026-11-20",
+            now: 0,
+        };
+        let mut runs = 0;
+        for _ in 0..3 {
+            let out = s
+                .idempotent(&key, |_| {
+                    runs += 1;
+                    Ok((
+                        runs,
+                        Applied {
+                            number: "1".into(),
+                            amount_fen: 5,
+                            done: true,
+                        },
+                    ))
+                })
+                .unwrap();
+            assert_eq!(out.into_inner(), 1);
+        }
+        assert_eq!(runs, 1);
+        let other = TxnKey {
+            fingerprint: "b",
+            ..key
+        };
+        let r = s.idempotent(&other, |_| {
+            Ok((
+                0,
+                Applied {
+                    number: String::new(),
+                    amount_fen: 0,
+                    done: true,
+                },
+            ))
+        });
+        assert!(matches!(r, Err(StoreError::TxnConflict { .. })));
+        // Another kiosk may use the same txn id.
+        let k2 = TxnKey {
+            kiosk_id: "K2",
+            ..key
+        };
+        let out = s
+            .idempotent(&k2, |_| {
+                Ok((
+                    9,
+                    Applied {
+                        number: String::new(),
+                        amount_fen: 0,
+                        done: true,
+                    },
+                ))
+            })
+            .unwrap();
+        assert!(out.is_fresh());
+    }
 }
