@@ -105,7 +105,7 @@ async fn denominations_come_from_the_device() {
 #[tokio::test]
 async fn accepted_note_is_held_until_stacked_and_credited_only_on_ee() {
     let mut config = SimConfig::cny(Protocol::Ssp);
-    config.escrow_timeout = Duration::from_millis(1500);
+    config.escrow_timeout = Duration::from_millis(2500);
     let (running, mut ssp) = connected(config).await;
     act(&running, Action::Insert { fen: 2000 }).await;
     let seen = poll_until(&mut ssp, "escrow", |e| {
@@ -116,7 +116,7 @@ async fn accepted_note_is_held_until_stacked_and_credited_only_on_ee() {
     assert!(seen.contains(&AcceptorEvent::Escrow { fen: 2000 }));
     assert_eq!(ssp.state(), AcceptorState::Escrow);
     // The driver holds the note (HOLD, never a plain POLL) well past the escrow timeout.
-    let hold_until = Instant::now() + Duration::from_secs(3);
+    let hold_until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < hold_until {
         let events = ssp.poll().await.unwrap();
         assert!(
