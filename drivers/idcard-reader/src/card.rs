@@ -15,12 +15,12 @@ pub const FINGERPRINT_LEN: usize = 1024;
 ///
 /// `Debug` prints only the length. The photo is never written to disk or logged.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Photo(Box<[u8; PHOTO_LEN]>);
+pub struct Photo([u8; PHOTO_LEN]);
 
 impl Photo {
     /// Wraps the 1024 bytes.
     pub fn new(bytes: [u8; PHOTO_LEN]) -> Self {
-        Self(Box::new(bytes))
+        Self(bytes)
     }
     /// The raw WLT bytes, for forwarding to the business system only.
     pub fn as_bytes(&self) -> &[u8; PHOTO_LEN] {
@@ -44,12 +44,12 @@ impl fmt::Debug for Photo {
 
 /// Fingerprint data (指纹信息). Opaque, `Debug` prints only the length.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Fingerprint(Box<[u8; FINGERPRINT_LEN]>);
+pub struct Fingerprint([u8; FINGERPRINT_LEN]);
 
 impl Fingerprint {
     /// Wraps the 1024 bytes.
     pub fn new(bytes: [u8; FINGERPRINT_LEN]) -> Self {
-        Self(Box::new(bytes))
+        Self(bytes)
     }
     /// The raw bytes, for forwarding only.
     pub fn as_bytes(&self) -> &[u8; FINGERPRINT_LEN] {
