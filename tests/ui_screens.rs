@@ -42,18 +42,33 @@ fn every_screen_renders_in_both_orientations_and_languages() {
                 .unwrap_or_else(|e| panic!("{name}: render failed: {e}"));
             let file = format!(
                 "{name}-{}-{}{}.png",
-                if orientation == Orientation::Portrait { "portrait" } else { "landscape" },
-                if language == Language::Chinese { "zh" } else { "en" },
+                if orientation == Orientation::Portrait {
+                    "portrait"
+                } else {
+                    "landscape"
+                },
+                if language == Language::Chinese {
+                    "zh"
+                } else {
+                    "en"
+                },
                 if elder { "-elder" } else { "" },
             );
             std::fs::write(dir.join(&file), &png).expect("write the PNG");
 
             let (w, h, rgb) = decode(&png);
             assert_eq!((w, h), orientation.size(), "{file}: size");
-            let colours: HashSet<[u8; 3]> =
-                rgb.chunks_exact(3).step_by(7).map(|p| [p[0], p[1], p[2]]).collect();
+            let colours: HashSet<[u8; 3]> = rgb
+                .chunks_exact(3)
+                .step_by(7)
+                .map(|p| [p[0], p[1], p[2]])
+                .collect();
             // Text is anti-aliased: a screen with words on it has many shades.
-            assert!(colours.len() > 40, "{file}: looks blank ({} colours)", colours.len());
+            assert!(
+                colours.len() > 40,
+                "{file}: looks blank ({} colours)",
+                colours.len()
+            );
             count += 1;
         }
     }
@@ -70,7 +85,8 @@ fn engine_updates_render_to_png() {
         ScreenUpdate::IdleWarning { seconds_left: 10 },
         ScreenUpdate::End,
     ] {
-        let png = ui::render_png(&update, Orientation::Portrait, Language::Chinese, false).expect("render");
+        let png = ui::render_png(&update, Orientation::Portrait, Language::Chinese, false)
+            .expect("render");
         let (w, h, _) = decode(&png);
         assert_eq!((w, h), (1080, 1920));
     }
@@ -80,7 +96,9 @@ fn engine_updates_render_to_png() {
 #[test]
 fn language_changes_the_rendered_text() {
     let view = ui::View::Home;
-    let zh = ui::render_view_png(&view, Orientation::Portrait, Language::Chinese, false).expect("zh");
-    let en = ui::render_view_png(&view, Orientation::Portrait, Language::English, false).expect("en");
+    let zh =
+        ui::render_view_png(&view, Orientation::Portrait, Language::Chinese, false).expect("zh");
+    let en =
+        ui::render_view_png(&view, Orientation::Portrait, Language::English, false).expect("en");
     assert_ne!(decode(&zh).2, decode(&en).2);
 }

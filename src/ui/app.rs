@@ -55,7 +55,8 @@ pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
 /// Whether a session with the engine runs (its events mean something).
 fn in_session(window: &KioskWindow) -> bool {
     let app = window.global::<AppAdapter>();
-    !app.get_session_over() && !matches!(app.get_page(), Page::Idle | Page::Home | Page::OutOfService)
+    !app.get_session_over()
+        && !matches!(app.get_page(), Page::Idle | Page::Home | Page::OutOfService)
 }
 
 /// Leaves the current screen: through the engine while a session runs, locally once it

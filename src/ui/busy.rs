@@ -8,8 +8,14 @@ use crate::flow::yuan;
 
 pub(super) fn show_lookup(window: &KioskWindow, number_masked: &str) {
     let b = window.global::<BusyAdapter>();
-    b.set_title(msg(&format!("正在查询 {number_masked}……"), &format!("Looking up {number_masked}…")));
-    b.set_detail(msg("请稍候，正在向业务系统查询号码信息", "Please wait while we ask the operator"));
+    b.set_title(msg(
+        &format!("正在查询 {number_masked}……"),
+        &format!("Looking up {number_masked}…"),
+    ));
+    b.set_detail(msg(
+        "请稍候，正在向业务系统查询号码信息",
+        "Please wait while we ask the operator",
+    ));
     b.set_amount("".into());
 }
 

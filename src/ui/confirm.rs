@@ -23,10 +23,16 @@ pub(super) fn show(window: &KioskWindow, number_masked: &str, sub: &Subscriber) 
             "该号码已停机，充值后将自动恢复。",
             "This number is suspended; topping up reactivates it.",
         ),
-        AccountStatus::Closed => msg("该号码已销户，无法充值。", "This number is closed and cannot be topped up."),
+        AccountStatus::Closed => msg(
+            "该号码已销户，无法充值。",
+            "This number is closed and cannot be topped up.",
+        ),
         AccountStatus::Active if sub.arrears_fen > 0 => {
             let owed = crate::flow::yuan(sub.arrears_fen);
-            msg(&format!("该号码欠费 {owed}，充值将先抵扣欠费。"), &format!("{owed} is owed; it is paid first."))
+            msg(
+                &format!("该号码欠费 {owed}，充值将先抵扣欠费。"),
+                &format!("{owed} is owed; it is paid first."),
+            )
         }
         AccountStatus::Active => msg("", ""),
     };

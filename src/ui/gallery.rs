@@ -10,9 +10,22 @@ pub fn gallery() -> Vec<(&'static str, View)> {
     vec![
         ("01-idle", View::Idle),
         ("02-home", View::Home),
-        ("03-keypad", View::Session(Screen::EnterNumber { notice: None })),
-        ("04-keypad-not-found", View::Session(Screen::EnterNumber { notice: Some(Notice::NumberNotFound) })),
-        ("05-looking-up", View::Session(Screen::LookingUp { number_masked: number.clone() })),
+        (
+            "03-keypad",
+            View::Session(Screen::EnterNumber { notice: None }),
+        ),
+        (
+            "04-keypad-not-found",
+            View::Session(Screen::EnterNumber {
+                notice: Some(Notice::NumberNotFound),
+            }),
+        ),
+        (
+            "05-looking-up",
+            View::Session(Screen::LookingUp {
+                number_masked: number.clone(),
+            }),
+        ),
         (
             "06-confirm",
             View::Session(Screen::Confirm {
@@ -26,7 +39,13 @@ pub fn gallery() -> Vec<(&'static str, View)> {
                 },
             }),
         ),
-        ("07-no-change", View::Session(Screen::NoChange { accept_fen: accept.clone(), max_fen: 50_000 })),
+        (
+            "07-no-change",
+            View::Session(Screen::NoChange {
+                accept_fen: accept.clone(),
+                max_fen: 50_000,
+            }),
+        ),
         (
             "08-insert",
             View::Session(Screen::Insert {
@@ -38,13 +57,19 @@ pub fn gallery() -> Vec<(&'static str, View)> {
                 can_finish: true,
             }),
         ),
-        ("09-processing", View::Session(Screen::Processing { total_fen: 15_000 })),
+        (
+            "09-processing",
+            View::Session(Screen::Processing { total_fen: 15_000 }),
+        ),
         (
             "10-result",
             View::Session(Screen::Result {
                 number_masked: number.clone(),
                 amount_fen: 15_000,
-                outcome: Outcome::Credited { boss_ref: "B20261122000123".into(), new_balance_fen: Some(14_650) },
+                outcome: Outcome::Credited {
+                    boss_ref: "B20261122000123".into(),
+                    new_balance_fen: Some(14_650),
+                },
                 reference: "K01-20261122-0007".into(),
                 receipt: ReceiptState::Printed,
             }),
@@ -54,7 +79,9 @@ pub fn gallery() -> Vec<(&'static str, View)> {
             View::Session(Screen::Result {
                 number_masked: number.clone(),
                 amount_fen: 5_000,
-                outcome: Outcome::Pending { reason: "no answer".into() },
+                outcome: Outcome::Pending {
+                    reason: "no answer".into(),
+                },
                 reference: "K01-20261122-0008".into(),
                 receipt: ReceiptState::NotPrinted,
             }),
@@ -68,7 +95,10 @@ pub fn gallery() -> Vec<(&'static str, View)> {
         ),
         (
             "13-idle-warning",
-            View::Warning { screen: Screen::EnterNumber { notice: None }, seconds_left: 15 },
+            View::Warning {
+                screen: Screen::EnterNumber { notice: None },
+                seconds_left: 15,
+            },
         ),
         (
             "14-out-of-service",

@@ -41,8 +41,10 @@ fn install() -> Result<(), UiError> {
     if INSTALLED.with(Cell::get) {
         return Ok(());
     }
-    slint::platform::set_platform(Box::new(Headless { start: std::time::Instant::now() }))
-        .map_err(UiError::PlatformTaken)?;
+    slint::platform::set_platform(Box::new(Headless {
+        start: std::time::Instant::now(),
+    }))
+    .map_err(UiError::PlatformTaken)?;
     INSTALLED.with(|i| i.set(true));
     Ok(())
 }
@@ -88,7 +90,9 @@ pub fn render_view_pixels(
     install()?;
     let ui = KioskWindow::new()?;
     let window = LAST.with(|l| l.borrow_mut().take()).ok_or_else(|| {
-        UiError::Platform(PlatformError::Other("the headless platform made no window".into()))
+        UiError::Platform(PlatformError::Other(
+            "the headless platform made no window".into(),
+        ))
     })?;
     set_look(&ui, orientation, language, elder);
     show_view(&ui, view);

@@ -20,13 +20,21 @@ fn reason(a: &Availability) -> (String, String) {
     match a {
         Availability::Available => (String::new(), String::new()),
         Availability::ComingSoon => ("即将开通".into(), "Coming soon".into()),
-        Availability::DisabledByConfig => ("本机未开通此业务".into(), "Not offered at this kiosk".into()),
-        Availability::DeviceMissing { device_zh, device_en } => {
-            (format!("{device_zh}暂停服务"), format!("The {device_en} is out of service"))
-        }
-        Availability::BillingDays => {
-            ("每月 1–5 日出账期间暂停".into(), "Paused on days 1–5 while bills are made".into())
-        }
+        Availability::DisabledByConfig => (
+            "本机未开通此业务".into(),
+            "Not offered at this kiosk".into(),
+        ),
+        Availability::DeviceMissing {
+            device_zh,
+            device_en,
+        } => (
+            format!("{device_zh}暂停服务"),
+            format!("The {device_en} is out of service"),
+        ),
+        Availability::BillingDays => (
+            "每月 1–5 日出账期间暂停".into(),
+            "Paused on days 1–5 while bills are made".into(),
+        ),
     }
 }
 
@@ -45,13 +53,17 @@ pub(super) fn set_services(window: &KioskWindow, services: &[ServiceState]) {
             }
         })
         .collect();
-    window.global::<HomeAdapter>().set_services(ModelRc::new(VecModel::from(tiles)));
+    window
+        .global::<HomeAdapter>()
+        .set_services(ModelRc::new(VecModel::from(tiles)));
 }
 
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
     let (w, s) = (window.as_weak(), sink.clone());
     window.global::<HomeAdapter>().on_choose(move |id| {
-        let Some(service) = ServiceId::from_id(&id) else { return };
+        let Some(service) = ServiceId::from_id(&id) else {
+            return;
+        };
         tracing::info!(?service, "customer chose a service");
         s.request(Request::Start(service));
         if service == ServiceId::TopUp

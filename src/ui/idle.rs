@@ -6,8 +6,14 @@ use super::generated::{AppAdapter, IdleAdapter, Page};
 use super::{Branding, KioskWindow, app, msg};
 
 pub(super) fn set_branding(window: &KioskWindow, branding: &Branding) {
-    window.global::<AppAdapter>().set_operator(msg(&branding.operator_zh, &branding.operator_en));
-    let banners: Vec<_> = branding.banners.iter().map(|(zh, en)| msg(zh, en)).collect();
+    window
+        .global::<AppAdapter>()
+        .set_operator(msg(&branding.operator_zh, &branding.operator_en));
+    let banners: Vec<_> = branding
+        .banners
+        .iter()
+        .map(|(zh, en)| msg(zh, en))
+        .collect();
     let idle = window.global::<IdleAdapter>();
     idle.set_banners(ModelRc::new(VecModel::from(banners)));
     idle.set_banner_index(0);

@@ -36,5 +36,7 @@ pub(super) fn show(window: &KioskWindow, s: &InsertState<'_>) {
 
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
     let s = sink.clone();
-    window.global::<InsertAdapter>().on_finish(move || s.ui(Ui::Finish));
+    window
+        .global::<InsertAdapter>()
+        .on_finish(move || s.ui(Ui::Finish));
 }

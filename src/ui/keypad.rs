@@ -11,7 +11,11 @@ const DIGITS: usize = 11;
 
 /// The echo while typing: the 4th to 7th digits are hidden, as in 138****1234.
 pub fn masked_echo(digits: &str) -> String {
-    digits.chars().enumerate().map(|(i, c)| if (3..7).contains(&i) { '*' } else { c }).collect()
+    digits
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if (3..7).contains(&i) { '*' } else { c })
+        .collect()
 }
 
 fn set_digits(window: &KioskWindow, digits: &str) {

@@ -35,8 +35,9 @@ use telekiosk_ui as generated;
 use std::sync::mpsc as std_mpsc;
 
 pub use generated::{
-    AppAdapter, BusyAdapter, ConfirmAdapter, HomeAdapter, IdleAdapter, InsertAdapter, KeypadAdapter, KioskWindow,
-    Msg, NoChangeAdapter, OutOfServiceAdapter, Page, ResultAdapter, SorryAdapter, Theme,
+    AppAdapter, BusyAdapter, ConfirmAdapter, HomeAdapter, IdleAdapter, InsertAdapter,
+    KeypadAdapter, KioskWindow, Msg, NoChangeAdapter, OutOfServiceAdapter, Page, ResultAdapter,
+    SorryAdapter, Theme,
 };
 use slint::ComponentHandle;
 use tokio::sync::mpsc;
@@ -148,7 +149,10 @@ pub enum Availability {
     /// Switched off in the kiosk's configuration.
     DisabledByConfig,
     /// A device it needs is missing or down (the device's name, e.g. "card dispenser").
-    DeviceMissing { device_zh: String, device_en: String },
+    DeviceMissing {
+        device_zh: String,
+        device_en: String,
+    },
     /// Bills are being made (days 1–5 of the month).
     BillingDays,
 }
@@ -189,8 +193,14 @@ impl Default for Branding {
             operator_zh: "中国移动".into(),
             operator_en: "China Mobile".into(),
             banners: vec![
-                ("话费充值 7×24 小时自助办理".into(), "Top up your phone any time, day or night".into()),
-                ("现金充值，即充即到".into(), "Pay in cash, credited at once".into()),
+                (
+                    "话费充值 7×24 小时自助办理".into(),
+                    "Top up your phone any time, day or night".into(),
+                ),
+                (
+                    "现金充值，即充即到".into(),
+                    "Pay in cash, credited at once".into(),
+                ),
             ],
         }
     }
@@ -211,7 +221,11 @@ pub enum OutOfServiceReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KioskStatus {
     InService,
-    OutOfService { reason: OutOfServiceReason, detail_zh: String, detail_en: String },
+    OutOfService {
+        reason: OutOfServiceReason,
+        detail_zh: String,
+        detail_en: String,
+    },
 }
 
 /// What the screen asks of the application (outside a top-up session).
@@ -233,7 +247,10 @@ pub enum View {
     Home,
     Session(Screen),
     /// A session screen with the idle-timeout warning over it.
-    Warning { screen: Screen, seconds_left: u64 },
+    Warning {
+        screen: Screen,
+        seconds_left: u64,
+    },
     OutOfService(KioskStatus),
 }
 
@@ -279,14 +296,16 @@ pub(crate) struct Sink {
 impl Sink {
     fn new(events: mpsc::Sender<Ui>, requests: Option<mpsc::Sender<Request>>) -> Self {
         let (tx, rx) = std_mpsc::channel::<Ui>();
-        let spawned = std::thread::Builder::new().name("ui-events".into()).spawn(move || {
-            while let Ok(ui) = rx.recv() {
-                if events.blocking_send(ui).is_err() {
-                    tracing::debug!("engine stopped listening to the screen");
-                    break;
+        let spawned = std::thread::Builder::new()
+            .name("ui-events".into())
+            .spawn(move || {
+                while let Ok(ui) = rx.recv() {
+                    if events.blocking_send(ui).is_err() {
+                        tracing::debug!("engine stopped listening to the screen");
+                        break;
+                    }
                 }
-            }
-        });
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the screen's event thread");
         }
@@ -375,7 +394,11 @@ pub fn apply_status(window: &KioskWindow, status: &KioskStatus) {
                 app::go(window, Page::Idle);
             }
         }
-        KioskStatus::OutOfService { reason, detail_zh, detail_en } => {
+        KioskStatus::OutOfService {
+            reason,
+            detail_zh,
+            detail_en,
+        } => {
             outofservice::show(window, *reason, detail_zh, detail_en);
             app::go(window, Page::OutOfService);
         }
@@ -388,9 +411,17 @@ pub fn show_view(window: &KioskWindow, view: &View) {
         View::Idle => app::go(window, Page::Idle),
         View::Home => app::go(window, Page::Home),
         View::Session(screen) => show_screen(window, screen),
-        View::Warning { screen, seconds_left } => {
+        View::Warning {
+            screen,
+            seconds_left,
+        } => {
             show_screen(window, screen);
-            apply(window, &ScreenUpdate::IdleWarning { seconds_left: *seconds_left });
+            apply(
+                window,
+                &ScreenUpdate::IdleWarning {
+                    seconds_left: *seconds_left,
+                },
+            );
         }
         View::OutOfService(status) => apply_status(window, status),
     }
@@ -406,15 +437,28 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
             busy::show_lookup(window, number_masked);
             Page::LookingUp
         }
-        Screen::Confirm { number_masked, subscriber } => {
+        Screen::Confirm {
+            number_masked,
+            subscriber,
+        } => {
             confirm::show(window, number_masked, subscriber);
             Page::Confirm
         }
-        Screen::NoChange { accept_fen, max_fen } => {
+        Screen::NoChange {
+            accept_fen,
+            max_fen,
+        } => {
             nochange::show(window, accept_fen, *max_fen);
             Page::NoChange
         }
-        Screen::Insert { number_masked, total_fen, remaining_fen, accept_fen, notice, can_finish } => {
+        Screen::Insert {
+            number_masked,
+            total_fen,
+            remaining_fen,
+            accept_fen,
+            notice,
+            can_finish,
+        } => {
             insert::show(
                 window,
                 &insert::InsertState {
@@ -432,8 +476,21 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
             busy::show_processing(window, *total_fen);
             Page::Processing
         }
-        Screen::Result { number_masked, amount_fen, outcome, reference, receipt } => {
-            result::show(window, number_masked, *amount_fen, outcome, reference, receipt);
+        Screen::Result {
+            number_masked,
+            amount_fen,
+            outcome,
+            reference,
+            receipt,
+        } => {
+            result::show(
+                window,
+                number_masked,
+                *amount_fen,
+                outcome,
+                reference,
+                receipt,
+            );
             Page::Result
         }
         Screen::Sorry { notice, reference } => {
@@ -446,5 +503,8 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
 
 /// Words for the customer in both languages.
 pub(crate) fn msg(zh: &str, en: &str) -> Msg {
-    Msg { zh: zh.into(), en: en.into() }
+    Msg {
+        zh: zh.into(),
+        en: en.into(),
+    }
 }

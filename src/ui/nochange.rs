@@ -8,7 +8,10 @@ use crate::flow::yuan;
 
 /// Note values in whole yuan for the pictures (notes are whole yuan).
 pub(super) fn note_yuan(accept_fen: &[u64]) -> ModelRc<i32> {
-    let notes: Vec<i32> = accept_fen.iter().filter_map(|f| i32::try_from(f / 100).ok()).collect();
+    let notes: Vec<i32> = accept_fen
+        .iter()
+        .filter_map(|f| i32::try_from(f / 100).ok())
+        .collect();
     ModelRc::new(VecModel::from(notes))
 }
 
@@ -20,5 +23,7 @@ pub(super) fn show(window: &KioskWindow, accept_fen: &[u64], max_fen: u64) {
 
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
     let s = sink.clone();
-    window.global::<NoChangeAdapter>().on_ok(move || s.ui(Ui::Confirm));
+    window
+        .global::<NoChangeAdapter>()
+        .on_ok(move || s.ui(Ui::Confirm));
 }

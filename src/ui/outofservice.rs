@@ -5,7 +5,12 @@ use slint::ComponentHandle;
 use super::generated::OutOfServiceAdapter;
 use super::{KioskWindow, OutOfServiceReason, Request, Sink, msg};
 
-pub(super) fn show(window: &KioskWindow, reason: OutOfServiceReason, detail_zh: &str, detail_en: &str) {
+pub(super) fn show(
+    window: &KioskWindow,
+    reason: OutOfServiceReason,
+    detail_zh: &str,
+    detail_en: &str,
+) {
     let o = window.global::<OutOfServiceAdapter>();
     o.set_reason(
         match reason {
@@ -20,8 +25,10 @@ pub(super) fn show(window: &KioskWindow, reason: OutOfServiceReason, detail_zh: 
 
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
     let s = sink.clone();
-    window.global::<OutOfServiceAdapter>().on_technician(move || {
-        tracing::info!("technician entry pressed");
-        s.request(Request::Technician);
-    });
+    window
+        .global::<OutOfServiceAdapter>()
+        .on_technician(move || {
+            tracing::info!("technician entry pressed");
+            s.request(Request::Technician);
+        });
 }

@@ -20,7 +20,9 @@ pub(super) fn show(
     r.set_amount(yuan(amount_fen).into());
     r.set_reference(reference.into());
     let (kind, balance) = match outcome {
-        Outcome::Credited { new_balance_fen, .. } => (0, new_balance_fen.map(confirm::signed_yuan)),
+        Outcome::Credited {
+            new_balance_fen, ..
+        } => (0, new_balance_fen.map(confirm::signed_yuan)),
         Outcome::Pending { .. } => (1, None),
         Outcome::Voucher { .. } => (2, None),
     };

@@ -25,7 +25,9 @@ pub fn run_window(
     let window = KioskWindow::new()?;
     attach(&window, events, &mut options);
     let (w, h) = options.orientation.size();
-    window.window().set_size(slint::LogicalSize::new(w as f32, h as f32));
+    window
+        .window()
+        .set_size(slint::LogicalSize::new(w as f32, h as f32));
     if options.fullscreen {
         window.window().set_fullscreen(true);
     }
@@ -35,14 +37,19 @@ pub fn run_window(
         .name("ui-updates".into())
         .spawn(move || {
             while let Some(update) = updates.blocking_recv() {
-                if weak.upgrade_in_event_loop(move |w| apply(&w, &update)).is_err() {
+                if weak
+                    .upgrade_in_event_loop(move |w| apply(&w, &update))
+                    .is_err()
+                {
                     return;
                 }
             }
             // The engine is gone: nothing more will happen on this screen.
             let _ = slint::quit_event_loop();
         })
-        .map_err(|e| UiError::Platform(slint::PlatformError::Other(format!("update thread: {e}"))))?;
+        .map_err(|e| {
+            UiError::Platform(slint::PlatformError::Other(format!("update thread: {e}")))
+        })?;
 
     if let Some(mut status) = options.status.take() {
         let weak = window.as_weak();
@@ -50,12 +57,17 @@ pub fn run_window(
             .name("ui-status".into())
             .spawn(move || {
                 while let Some(s) = status.blocking_recv() {
-                    if weak.upgrade_in_event_loop(move |w| apply_status(&w, &s)).is_err() {
+                    if weak
+                        .upgrade_in_event_loop(move |w| apply_status(&w, &s))
+                        .is_err()
+                    {
                         return;
                     }
                 }
             })
-            .map_err(|e| UiError::Platform(slint::PlatformError::Other(format!("status thread: {e}"))))?;
+            .map_err(|e| {
+                UiError::Platform(slint::PlatformError::Other(format!("status thread: {e}")))
+            })?;
     }
 
     window.run()?;
