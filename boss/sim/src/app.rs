@@ -56,9 +56,6 @@ pub enum StartError {
     /// Listening failed.
     #[error("listen")]
     Serve(#[from] ServeError),
-    /// The control socket could not be bound.
-    #[error("control socket")]
-    Control(#[source] std::io::Error),
 }
 
 /// A running simulator; dropping it stops the server tasks.
@@ -123,27 +120,30 @@ pub async fn start(cfg: SimConfig) -> Result<Running, StartError> {
         tls,
         wrong_tls,
     };
-    let sock = control::socket_path(&cfg.data);
-    let _ = std::fs::remove_file(&sock);
-    let ctl_listener = tokio::net::UnixListener::bind(&sock).map_err(StartError::Control)?;
-    drop(ctl_listener);
-    let ctl = tokio::spawn({
-        let (svc, hub, faults) = (
-            shared.service.clone(),
-            shared.hub.clone(),
-            shared.faults.clone(),
-        );
-        async move {
-            if let Err(e) = control::serve_control(sock, svc, hub, faults).await {
-                tracing::error!(error = %e, "control socket failed");
-            }
+    let mut tasks = Vec::new();
+    // The console reaches the server through this socket; without it (a data path too long
+    // for a Unix socket, say) the server still serves kiosks and the console falls back to
+    // the store.
+    match control::bind_control(&control::socket_path(&cfg.data)) {
+        Ok(ctl_listener) => {
+            let (svc, hub, faults) = (
+                shared.service.clone(),
+                shared.hub.clone(),
+                shared.faults.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = control::serve_control(ctl_listener, svc, hub, faults).await {
+                    tracing::error!(error = %e, "control socket failed");
+                }
+            }));
         }
-    });
-    let srv = tokio::spawn(server::serve(listener, shared.clone()));
+        Err(e) => tracing::warn!(error = %e, "no control socket; console limited to the store"),
+    }
+    tasks.push(tokio::spawn(server::serve(listener, shared.clone())));
     tracing::info!(%addr, "boss-sim listening");
     Ok(Running {
         addr,
         shared,
-        tasks: vec![srv, ctl],
+        tasks,
     })
 }

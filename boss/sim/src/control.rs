@@ -143,18 +143,25 @@ pub fn queue_push(
     Ok(out)
 }
 
+/// Binds the control socket at `path`, replacing a stale one.
+///
+/// # Errors
+/// When the socket cannot be bound (e.g. a path longer than the 107 bytes Unix allows).
+pub fn bind_control(path: &Path) -> std::io::Result<UnixListener> {
+    let _ = std::fs::remove_file(path);
+    UnixListener::bind(path)
+}
+
 /// Serves the control socket until the task is dropped.
 ///
 /// # Errors
-/// When the socket cannot be bound.
+/// When accepting fails.
 pub async fn serve_control(
-    path: PathBuf,
+    listener: UnixListener,
     store: Arc<crate::service::Service>,
     hub: Arc<Hub>,
     faults: Arc<Faults>,
 ) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)?;
     loop {
         let (stream, _) = listener.accept().await?;
         let (svc, hub, faults) = (store.clone(), hub.clone(), faults.clone());

@@ -280,6 +280,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reading {}", file.display()))?;
             let config: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", file.display()))?;
+            if !config.is_object() {
+                bail!(
+                    "{}: a configuration bundle must be a JSON object",
+                    file.display()
+                );
+            }
             let version = match version
                 .or_else(|| config.get("version").and_then(serde_json::Value::as_u64))
             {
@@ -475,7 +481,12 @@ async fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         format_date(clock.today()),
         cli.data.display()
     );
-    tokio::signal::ctrl_c().await.ok();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
     let _ = std::fs::remove_file(control::socket_path(&cli.data));
     drop(running);
     Ok(ExitCode::SUCCESS)
