@@ -16,6 +16,9 @@ use telekiosk::ui::{
 };
 use tokio::sync::mpsc;
 
+#[path = "ui_support/mod.rs"]
+mod ui_support;
+
 struct Kiosk {
     window: KioskWindow,
     events: mpsc::Receiver<Ui>,
@@ -313,4 +316,39 @@ fn help_back_and_sorry_after_the_session_ended() {
         k.tap("ok");
         assert_eq!(k.page(), Page::Idle);
     });
+}
+
+/// The driver the end-to-end tests use: engine updates arrive on a channel from another
+/// thread and are applied while the test waits for a page.
+#[test]
+fn the_driver_follows_updates_from_another_thread() {
+    on_ui_thread_plain(|| {
+        let (screen_tx, screen_rx) = mpsc::channel(16);
+        let (ui_tx, mut ui_rx) = mpsc::channel(64);
+        let mut screen = ui_support::UiDriver::new(screen_rx, ui_tx, UiOptions::default());
+        let engine = std::thread::spawn(move || {
+            screen_tx
+                .blocking_send(ScreenUpdate::Show(Screen::EnterNumber { notice: None }))
+                .expect("send");
+            loop {
+                match ui_rx.blocking_recv() {
+                    Some(Ui::Number(n)) => return n,
+                    Some(_) => {}
+                    None => return String::new(),
+                }
+            }
+        });
+        assert!(screen.wait_for_page(Page::Keypad, Duration::from_secs(20)));
+        screen.type_number("13912345678");
+        screen.tap("confirm number");
+        drop(screen);
+        assert_eq!(engine.join().expect("engine thread"), "13912345678");
+    });
+}
+
+/// Runs `f` on its own thread without installing a platform (the driver does).
+fn on_ui_thread_plain(f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(f)
+        .join()
+        .expect("the UI test thread panicked");
 }
