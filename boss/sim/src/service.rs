@@ -53,6 +53,8 @@ pub const FACE_THRESHOLD: u16 = 700;
 pub const MAX_RECHARGE_FEN: u64 = 500_000;
 /// Wrong passwords in a row before the number's password is locked for the day.
 pub const MAX_PASSWORD_FAILURES: u32 = 5;
+/// A hello whose kiosk clock is further off than this is refused (docs/boss-protocol.md §4).
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// Heartbeat interval asked of kiosks.
 pub const HEARTBEAT_INTERVAL_MS: u64 = 30_000;
 
@@ -392,7 +394,20 @@ impl Service {
         }
         let ok = |r: Response| Ok(Handled::plain(Reply::Ok(r)));
         match req {
-            Request::Hello(h) => ok(Response::Hello(self.hello(kiosk, &h)?)),
+            Request::Hello(h) => {
+                let skew = self.now_ms() - h.kiosk_time_ms;
+                if skew.abs() > MAX_CLOCK_SKEW_MS {
+                    tracing::warn!(kiosk, skew_ms = skew, "hello refused: kiosk clock off");
+                    return Ok(Handled::plain(err(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "终端时钟与业务系统相差{}秒，超过5分钟，请技术员校准时钟（NTP）",
+                            skew / 1000
+                        ),
+                    )));
+                }
+                ok(Response::Hello(self.hello(kiosk, &h)?))
+            }
             Request::Heartbeat(h) => {
                 let json = serde_json::to_string(&h)?;
                 self.store

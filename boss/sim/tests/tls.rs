@@ -384,3 +384,26 @@ async fn requests_before_hello_are_refused() {
     let r = k.call(recharge("H-1", "13800000000", 100)).await.unwrap();
     assert_eq!(code(&r), Some(ErrorCode::HelloRequired));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_with_a_clock_far_off_is_refused() {
+    let sim = start("2026-11-20", &[K1]).await;
+    let mut k = Kiosk::connect_raw(sim.addr(), client_config(&sim.certs(), K1))
+        .await
+        .unwrap();
+    let skewed = Request::Hello(boss_protocol::Hello {
+        software: "test".into(),
+        kiosk_time_ms: now_ms() - 10 * 60 * 1000,
+        config_version: None,
+        journal_last_seq: None,
+    });
+    assert_eq!(
+        code(&k.call(skewed).await.unwrap()),
+        Some(ErrorCode::BadRequest)
+    );
+    let r = k.call(hello()).await.unwrap();
+    let Reply::Ok(Response::Hello(h)) = r else {
+        panic!("{r:?}")
+    };
+    assert!((h.server_time_ms - now_ms()).abs() < 60_000);
+}
