@@ -33,7 +33,8 @@ pub struct Args {
     /// the Slint UI; until then the demo is always headless.)
     #[arg(long)]
     pub headless: bool,
-    /// Which scripted customer(s) to run: all, topup, limit, paper-out, lost-answer, jam.
+    /// Which scripted customer(s) to run: all, topup, two-notes, limit, paper-out,
+    /// lost-answer, jam.
     #[arg(long, default_value = "all")]
     pub scenario: String,
     /// Folder for the demo's state: certificates, operator store, journal, receipts.
@@ -114,6 +115,18 @@ fn scenarios() -> Vec<Scenario> {
             printer: vec![],
             drop_after_commit: false,
             expect_credit_fen: 5000,
+            expect: Expect::Credited { printed: true },
+        },
+        Scenario {
+            name: "two-notes",
+            what: "top up 13800000000 with 20 + 10 yuan (the crash tests' customer)",
+            number: "13800000000",
+            notes: vec![20, 10],
+            jam: None,
+            max_fen: 50_000,
+            printer: vec![],
+            drop_after_commit: false,
+            expect_credit_fen: 3000,
             expect: Expect::Credited { printed: true },
         },
         Scenario {
@@ -391,9 +404,12 @@ impl DemoKiosk {
             kiosk_id: DEMO_KIOSK.into(),
             ..Letterhead::default()
         };
-        let startup =
-            engine::recovery::collect_startup_notes(&mut acceptor_events, Duration::from_secs(8))
-                .await;
+        let startup = engine::recovery::collect_startup_notes(
+            &acceptor,
+            &mut acceptor_events,
+            Duration::from_secs(8),
+        )
+        .await;
         let report = engine::recovery::recover(
             &mut journal,
             &*operator,

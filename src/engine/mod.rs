@@ -132,6 +132,22 @@ impl<O: Operator> TopUpEngine<O> {
             if !matches!(event, Event::Tick) {
                 tracing::debug!(state = flow.state_name(), ?event, "top-up event");
             }
+            // A note handed back after we asked to stack it is recorded, so that recovery
+            // never counts it as stacked.
+            if let (
+                Some(txn),
+                Event::Acceptor(AcceptorEvent::Rejected { .. } | AcceptorEvent::Returned { .. }),
+            ) = (flow.txn_id(), &event)
+            {
+                let detail = serde_json::json!({"event": format!("{event:?}")});
+                self.journal.step(
+                    txn,
+                    "note_returned",
+                    Phase::Outcome,
+                    &detail,
+                    self.clock.unix_ms(),
+                )?;
+            }
             let cmds = flow.handle(event, self.clock.mono_ms());
             self.execute(&mut flow, cmds, &tx, &screen, &mut now_events, &mut summary)
                 .await?;

@@ -16,6 +16,7 @@ use bill_acceptor::AcceptorEvent;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use bill_acceptor::actor::AcceptorHandle;
 use receipt_printer::PrinterHandle;
 
 use super::{Clock, Error, Operator, crash, print, to_i64};
@@ -38,24 +39,39 @@ pub struct RecoveryReport {
 }
 
 /// Takes the acceptor's start-up events: waits until it has connected (or `window`
-/// passes), then a little longer so queued events are polled out.
+/// passes), then until it has been quiet for a moment, so that everything the device
+/// queued while the kiosk was down is polled out. A note found waiting in escrow is handed
+/// back: the customer it belonged to is gone.
 pub async fn collect_startup_notes(
+    acceptor: &AcceptorHandle,
     events: &mut mpsc::Receiver<AcceptorEvent>,
     window: Duration,
 ) -> Vec<AcceptorEvent> {
+    const QUIET: Duration = Duration::from_millis(1500);
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + window;
-    let mut connected_at = None;
+    let mut connected = false;
+    let mut last_event = tokio::time::Instant::now();
     loop {
-        let until = match connected_at {
-            Some(t) => std::cmp::min(deadline, t + Duration::from_millis(1500)),
-            None => deadline,
+        let until = if connected {
+            std::cmp::min(deadline, last_event + QUIET)
+        } else {
+            deadline
         };
         match tokio::time::timeout_at(until, events.recv()).await {
             Ok(Some(AcceptorEvent::Connected { .. })) => {
-                connected_at.get_or_insert_with(tokio::time::Instant::now);
+                connected = true;
+                last_event = tokio::time::Instant::now();
             }
-            Ok(Some(e)) => out.push(e),
+            Ok(Some(e)) => {
+                last_event = tokio::time::Instant::now();
+                if matches!(e, AcceptorEvent::Escrow { .. }) {
+                    if let Err(err) = acceptor.return_note().await {
+                        tracing::warn!(error = %err, "could not hand back the note found in escrow");
+                    }
+                }
+                out.push(e);
+            }
             Ok(None) | Err(_) => break,
         }
     }
@@ -73,19 +89,29 @@ pub async fn recover<O: Operator>(
 ) -> Result<RecoveryReport, Error> {
     let mut report = RecoveryReport::default();
 
-    // 1. Money the acceptor reports now belongs to the transaction that was open.
+    // 1. Money the acceptor reports now belongs to the transaction that was open. A note
+    //    the open transaction told the acceptor to stack is settled by what the device
+    //    says of it: credited, or handed back.
+    let open = journal
+        .unfinished()?
+        .into_iter()
+        .rev()
+        .find(|t| t.state == TxnState::Open);
+    let mut in_flight = open.as_ref().and_then(|t| note_in_flight(journal, &t.id));
     for event in startup_events {
         let fen = match event {
             AcceptorEvent::Credit { fen } => Some(*fen),
-            AcceptorEvent::PowerUpNoteInCashbox { fen } => *fen,
+            AcceptorEvent::PowerUpNoteInCashbox { fen } => fen.or(in_flight),
+            AcceptorEvent::Escrow { .. }
+            | AcceptorEvent::Rejected { .. }
+            | AcceptorEvent::Returned { .. }
+            | AcceptorEvent::PowerUpNoteReturned { .. } => {
+                in_flight = None;
+                continue;
+            }
             _ => continue,
         };
-        let open = journal
-            .unfinished()?
-            .into_iter()
-            .rev()
-            .find(|t| t.state == TxnState::Open);
-        let fen = fen.or_else(|| open.as_ref().and_then(|t| note_in_flight(journal, &t.id)));
+        in_flight = None;
         let Some(fen) = fen else {
             tracing::error!(
                 ?event,
@@ -95,8 +121,8 @@ pub async fn recover<O: Operator>(
         };
         let now = clock.unix_ms();
         crash::point("recovery: before startup note").await;
-        let txn = match open {
-            Some(t) => t.id,
+        let txn = match &open {
+            Some(t) => t.id.clone(),
             None => {
                 // No customer session was open: the note still gets a voucher.
                 let id = journal.begin(
@@ -117,6 +143,22 @@ pub async fn recover<O: Operator>(
         crash::point("recovery: after startup note").await;
         tracing::warn!(txn = %txn, fen, "note from before the restart credited to its transaction");
         report.notes.push((txn, fen));
+    }
+    // The acceptor was told to stack a note and has nothing more to say about it: its
+    // credit event was read by the run that stopped before journaling it. The note is in
+    // the cashbox; it is the customer's money.
+    if let (Some(t), Some(fen)) = (&open, in_flight) {
+        let now = clock.unix_ms();
+        journal.step(
+            &t.id,
+            "note_assumed_stacked",
+            crate::journal::Phase::Outcome,
+            &serde_json::json!({"fen": fen, "why": "stack commanded, no later word from the acceptor"}),
+            now,
+        )?;
+        journal.credit_note(&t.id, to_i64(fen), NoteSource::PowerUp, now)?;
+        tracing::warn!(txn = %t.id, fen, "note told to stack before the restart counted as stacked");
+        report.notes.push((t.id.clone(), fen));
     }
 
     // 2. Resolve every unfinished transaction.
@@ -243,7 +285,7 @@ fn note_in_flight(journal: &Journal, txn: &str) -> Option<u64> {
     let last_stack = steps.iter().rposition(|s| s.kind == "stack_note")?;
     if steps[last_stack..]
         .iter()
-        .any(|s| s.kind == "note_credited")
+        .any(|s| s.kind == "note_credited" || s.kind == "note_returned")
     {
         return None;
     }

@@ -117,6 +117,35 @@ pub fn parse_line(line: &str) -> Result<Option<Action>, String> {
     Ok(Some(action))
 }
 
+/// What physically went into the simulated cashbox, whatever the host saw of it: the
+/// ground truth a crash test compares the kiosk's books with. Clones share one tally.
+#[derive(Debug, Clone, Default)]
+pub struct Cashbox(std::sync::Arc<std::sync::Mutex<Vec<u64>>>);
+
+impl Cashbox {
+    /// A note of `fen` entered the cashbox.
+    pub fn add(&self, fen: u64) {
+        if let Ok(mut notes) = self.0.lock() {
+            notes.push(fen);
+        }
+    }
+    /// The notes in the cashbox, in the order they went in.
+    pub fn notes(&self) -> Vec<u64> {
+        self.0.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+    /// Their total in fen.
+    pub fn total_fen(&self) -> u64 {
+        self.notes().iter().sum()
+    }
+}
+
+impl PartialEq for Cashbox {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for Cashbox {}
+
 /// How the simulated device is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimConfig {
@@ -134,6 +163,8 @@ pub struct SimConfig {
     pub escrow_timeout: Duration,
     /// Notes the cashbox holds before it reports full.
     pub stacker_capacity: u32,
+    /// Tally of the notes that went into the cashbox.
+    pub cashbox: Cashbox,
 }
 
 impl SimConfig {
@@ -155,6 +186,7 @@ impl SimConfig {
             fixed_key: 0x0123_4567_0123_4567,
             escrow_timeout: Duration::from_secs(5),
             stacker_capacity: 600,
+            cashbox: Cashbox::default(),
         }
     }
 }

@@ -98,6 +98,10 @@ pub struct Acceptor {
     cut_while_stacking: bool,
     cut_in_escrow: bool,
     off_until: Option<Instant>,
+    /// Value of the note between STACK and the cashbox.
+    stacking_fen: u64,
+    /// Tally of what went into the cashbox (see [`crate::sim::Cashbox`]).
+    cashbox: crate::sim::Cashbox,
 }
 
 impl Acceptor {
@@ -139,6 +143,8 @@ impl Acceptor {
             cut_while_stacking: false,
             cut_in_escrow: false,
             off_until: None,
+            stacking_fen: 0,
+            cashbox: config.cashbox.clone(),
         }
     }
 
@@ -242,6 +248,7 @@ impl Acceptor {
     }
 
     fn note_into_cashbox(&mut self) {
+        self.cashbox.add(std::mem::take(&mut self.stacking_fen));
         self.in_cashbox = self.in_cashbox.saturating_add(1);
         if self.in_cashbox >= self.capacity {
             self.full = true;
@@ -385,7 +392,8 @@ impl Acceptor {
                 ack()
             }
             Command::Stack1 | Command::Stack2 => match escrowed {
-                Some(_) => {
+                Some(code) => {
+                    self.stacking_fen = self.table.fen(code).unwrap_or(0);
                     self.go(Phase::Stacking, now);
                     ack()
                 }

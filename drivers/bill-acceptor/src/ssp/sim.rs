@@ -128,6 +128,15 @@ impl Device {
         self.enabled
     }
 
+    /// Value in fen of a channel (1-based), 0 for an unknown one.
+    fn value_of(&self, channel: u8) -> u64 {
+        usize::from(channel)
+            .checked_sub(1)
+            .and_then(|i| self.config.denominations_fen.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
     fn channel_of(&self, fen: u64) -> Option<u8> {
         let i = self
             .config
@@ -243,6 +252,7 @@ impl Device {
             }
             Action::PowerCutWhileStacking => match self.note {
                 Note::Stacking { channel, .. } => {
+                    self.config.cashbox.add(self.value_of(channel));
                     self.power_cut(now, vec![PollEvent::NoteClearedIntoCashbox(channel)])
                 }
                 _ => self.cut_on_stack = true,
@@ -355,6 +365,7 @@ impl Device {
                 self.reject(0x13, now);
             }
             Note::Stacking { channel, until } if now >= until => {
+                self.config.cashbox.add(self.value_of(channel));
                 if self.cut_on_stack {
                     self.power_cut(now, vec![PollEvent::NoteClearedIntoCashbox(channel)]);
                     return;
