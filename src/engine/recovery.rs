@@ -65,10 +65,10 @@ pub async fn collect_startup_notes(
             }
             Ok(Some(e)) => {
                 last_event = tokio::time::Instant::now();
-                if matches!(e, AcceptorEvent::Escrow { .. }) {
-                    if let Err(err) = acceptor.return_note().await {
-                        tracing::warn!(error = %err, "could not hand back the note found in escrow");
-                    }
+                if matches!(e, AcceptorEvent::Escrow { .. })
+                    && let Err(err) = acceptor.return_note().await
+                {
+                    tracing::warn!(error = %err, "could not hand back the note found in escrow");
                 }
                 out.push(e);
             }
