@@ -186,6 +186,8 @@ pub struct NewTxn<'a> {
 pub struct Journal {
     conn: Connection,
     kiosk_id: String,
+    /// Durable writes made through this handle (one WAL fsync each under synchronous=FULL).
+    commits: u64,
 }
 
 impl Journal {
@@ -204,7 +206,14 @@ impl Journal {
         Ok(Self {
             conn,
             kiosk_id: kiosk_id.to_owned(),
+            commits: 0,
         })
+    }
+
+    /// How many durable writes (SQLite commits) this handle has made: each costs one WAL
+    /// fsync under `synchronous=FULL`. For benchmarks and the technician's counters.
+    pub fn commits(&self) -> u64 {
+        self.commits
     }
 
     /// The kiosk id that prefixes transaction ids.
@@ -236,6 +245,7 @@ impl Journal {
             &serde_json::json!({"kind": new.kind}),
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(id)
     }
 
@@ -256,6 +266,7 @@ impl Journal {
             params![txn, now],
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(())
     }
 
@@ -304,6 +315,7 @@ impl Journal {
             &serde_json::json!({"fen": fen, "source": src}),
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(())
     }
 
@@ -341,6 +353,7 @@ impl Journal {
             &serde_json::json!({"credited_fen": credited_fen, "boss_ref": boss_ref}),
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(())
     }
 
@@ -369,6 +382,7 @@ impl Journal {
             &serde_json::json!({"reason": reason}),
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(())
     }
 
@@ -408,6 +422,7 @@ impl Journal {
             &serde_json::json!({"voucher": voucher, "amount_fen": amount, "reason": reason}),
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(voucher)
     }
 
@@ -435,6 +450,7 @@ impl Journal {
             &serde_json::json!({"reason": reason}),
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(())
     }
 
@@ -455,6 +471,7 @@ impl Journal {
             &serde_json::json!({"outcome": outcome}),
         )?;
         tx.commit()?;
+        self.commits += 1;
         Ok(())
     }
 
@@ -540,6 +557,7 @@ impl Journal {
         )?;
         tx.execute("DELETE FROM cashbox", [])?;
         tx.commit()?;
+        self.commits += 1;
         Ok(before)
     }
 
