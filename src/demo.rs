@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long)]
     pub headless: bool,
     /// Which scripted customer(s) to run: all, topup, two-notes, limit, paper-out,
-    /// lost-answer, jam.
+    /// lost-answer, slow-operator, jam.
     #[arg(long, default_value = "all")]
     pub scenario: String,
     /// Folder for the demo's state: certificates, operator store, journal, receipts.
@@ -93,6 +93,8 @@ struct Scenario {
     max_fen: u64,
     printer: Vec<SimControl>,
     drop_after_commit: bool,
+    /// Operator answers this slowly during the scenario (a latency spike), ms.
+    latency_ms: u64,
     expect_credit_fen: u64,
     expect: Expect,
 }
@@ -107,25 +109,27 @@ fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "topup",
-            what: "top up 13800000000 with 20 + 20 + 10 yuan",
+            what: "top up 138****0000 with 20 + 20 + 10 yuan",
             number: "13800000000",
             notes: vec![20, 20, 10],
             jam: None,
             max_fen: 50_000,
             printer: vec![],
             drop_after_commit: false,
+            latency_ms: 0,
             expect_credit_fen: 5000,
             expect: Expect::Credited { printed: true },
         },
         Scenario {
             name: "two-notes",
-            what: "top up 13800000000 with 20 + 10 yuan (the crash tests' customer)",
+            what: "top up 138****0000 with 20 + 10 yuan (the crash tests' customer)",
             number: "13800000000",
             notes: vec![20, 10],
             jam: None,
             max_fen: 50_000,
             printer: vec![],
             drop_after_commit: false,
+            latency_ms: 0,
             expect_credit_fen: 3000,
             expect: Expect::Credited { printed: true },
         },
@@ -138,6 +142,7 @@ fn scenarios() -> Vec<Scenario> {
             max_fen: 10_000,
             printer: vec![],
             drop_after_commit: false,
+            latency_ms: 0,
             expect_credit_fen: 7000,
             expect: Expect::Credited { printed: true },
         },
@@ -150,6 +155,7 @@ fn scenarios() -> Vec<Scenario> {
             max_fen: 50_000,
             printer: vec![SimControl::Paper(Paper::Out)],
             drop_after_commit: false,
+            latency_ms: 0,
             expect_credit_fen: 1000,
             expect: Expect::Credited { printed: false },
         },
@@ -162,8 +168,22 @@ fn scenarios() -> Vec<Scenario> {
             max_fen: 50_000,
             printer: vec![],
             drop_after_commit: true,
+            latency_ms: 0,
             expect_credit_fen: 10_000,
             expect: Expect::Pending,
+        },
+        Scenario {
+            name: "slow-operator",
+            what: "the operator answers every request 4 s late: the top-up waits and completes",
+            number: "13800000000",
+            notes: vec![50],
+            jam: None,
+            max_fen: 50_000,
+            printer: vec![],
+            drop_after_commit: false,
+            latency_ms: 4000,
+            expect_credit_fen: 5000,
+            expect: Expect::Credited { printed: true },
         },
         Scenario {
             name: "jam",
@@ -174,6 +194,7 @@ fn scenarios() -> Vec<Scenario> {
             max_fen: 50_000,
             printer: vec![],
             drop_after_commit: false,
+            latency_ms: 0,
             expect_credit_fen: 2000,
             expect: Expect::Credited { printed: true },
         },
@@ -484,12 +505,11 @@ impl DemoKiosk {
             for c in &s.printer {
                 w.printer.send(*c).await?;
             }
-            if s.drop_after_commit {
-                w.boss.shared.faults.apply(boss_sim::faults::FaultPatch {
-                    drop_after_commit: Some(1),
-                    ..Default::default()
-                });
-            }
+            w.boss.shared.faults.apply(boss_sim::faults::FaultPatch {
+                drop_after_commit: Some(u32::from(s.drop_after_commit)),
+                latency_ms: Some(s.latency_ms),
+                ..Default::default()
+            });
         }
         let (ui_tx, ui_rx) = mpsc::channel(16);
         let (screen_tx, screen_rx) = mpsc::channel(64);
@@ -507,6 +527,11 @@ impl DemoKiosk {
         }
         // Put the world back for the next customer.
         if let Some(w) = &self.world {
+            w.boss.shared.faults.apply(boss_sim::faults::FaultPatch {
+                latency_ms: Some(0),
+                drop_after_commit: Some(0),
+                ..Default::default()
+            });
             w.printer.send(SimControl::Paper(Paper::Ok)).await?;
             if s.jam.is_some() {
                 w.bill.send(Action::ClearJam).await?;
