@@ -43,7 +43,10 @@ enum Seen {
 /// How the server answers one request.
 enum Action {
     Reply(Reply),
-    ReplyAfter(Duration, Reply),
+    /// Answer once `signal` is notified.
+    ReplyWhen(Arc<tokio::sync::Notify>, Reply),
+    /// Answer, then notify `signal` (after the answer is queued for writing).
+    ReplyThenNotify(Reply, Arc<tokio::sync::Notify>),
     Ignore,
     /// Close the connection without answering.
     Drop,
@@ -254,12 +257,16 @@ async fn serve(
                     Action::Reply(rep) => {
                         let _ = out_tx.send(Some(Envelope::response(env.id, rep)));
                     }
-                    Action::ReplyAfter(d, rep) => {
+                    Action::ReplyWhen(signal, rep) => {
                         let out = out_tx.clone();
                         tokio::spawn(async move {
-                            tokio::time::sleep(d).await;
+                            signal.notified().await;
                             let _ = out.send(Some(Envelope::response(env.id, rep)));
                         });
+                    }
+                    Action::ReplyThenNotify(rep, signal) => {
+                        let _ = out_tx.send(Some(Envelope::response(env.id, rep)));
+                        signal.notify_one();
                     }
                     Action::Ignore => {}
                     Action::Drop => break,
@@ -493,25 +500,31 @@ async fn expired_server_certificate_is_refused_by_the_kiosk() {
 #[tokio::test]
 async fn answers_are_matched_to_requests_even_out_of_order() {
     let pki = Pki::new();
-    // The first lookup is answered last.
-    let handler: Handler = Arc::new(|_, id, req| match req {
+    // The first lookup is answered only after the second one has been answered.
+    let second_answered = Arc::new(tokio::sync::Notify::new());
+    let sig = second_answered.clone();
+    let handler: Handler = Arc::new(move |_, id, req| match req {
         Request::SubscriberLookup(q) if q.msisdn.as_str() == "13800000001" => {
-            Action::ReplyAfter(Duration::from_millis(800), subscriber(&q.msisdn))
+            Action::ReplyWhen(sig.clone(), subscriber(&q.msisdn))
         }
+        Request::SubscriberLookup(q) => Action::ReplyThenNotify(subscriber(&q.msisdn), sig.clone()),
         _ => default_action(id, req),
     });
-    let server = TestServer::start(pki.good_server_config(), handler).await;
+    let mut server = TestServer::start(pki.good_server_config(), handler).await;
     let (client, _p) = BossClient::spawn(config(server.addr, pki.good_client_config("K0001")));
     wait_state(&mut client.link_state(), LinkState::is_up).await;
     let c2 = client.clone();
     let slow = tokio::spawn(async move { c2.call(lookup("13800000001")).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Make sure the slow one is on the wire first.
+    let first = server
+        .expect(|s| match s {
+            Seen::Request(id, Request::SubscriberLookup(_)) => Some(*id),
+            _ => None,
+        })
+        .await;
     let fast = client.call(lookup("13900000002")).await.unwrap();
-    assert!(
-        !slow.is_finished(),
-        "the slow answer came first; test proves nothing"
-    );
     let slow = slow.await.unwrap().unwrap();
+    assert!(first > 0);
     let num = |r: &Response| match r {
         Response::SubscriberLookup(s) => s.msisdn.as_str().to_owned(),
         other => panic!("{other:?}"),
