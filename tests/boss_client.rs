@@ -934,3 +934,27 @@ async fn an_answer_of_the_wrong_kind_is_reported_not_trusted() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn the_next_hello_reports_the_applied_config_version() {
+    let pki = Pki::new();
+    let handler: Handler = Arc::new(|conn, id, req| match req {
+        Request::Recharge(_) if conn == 0 => Action::Drop,
+        _ => default_action(id, req),
+    });
+    let mut server = TestServer::start(pki.good_server_config(), handler).await;
+    let (client, _p) = BossClient::spawn(config(server.addr, pki.good_client_config("K0001")));
+    let mut st = client.link_state();
+    wait_state(&mut st, LinkState::is_up).await;
+    client.set_hello_state(Some(7), Some(120)).await;
+    let _ = client.call(recharge("K0001-11")).await; // the server drops this connection
+    let (cv, seq) = server
+        .expect(|s| match s {
+            Seen::Request(_, Request::Hello(h)) if h.config_version.is_some() => {
+                Some((h.config_version, h.journal_last_seq))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!((cv, seq), (Some(7), Some(120)));
+}

@@ -333,6 +333,10 @@ enum Command {
         reply: oneshot::Sender<Result<(), UploadQueueFull>>,
     },
     SetHeartbeat(Box<Heartbeat>),
+    SetHelloState {
+        config_version: Option<u64>,
+        journal_last_seq: Option<u64>,
+    },
 }
 
 /// Handle to the BOSS client actor. Cheap to clone; the actor stops when the last handle
@@ -351,6 +355,7 @@ impl std::fmt::Debug for Command {
             Command::Call { req, .. } => write!(f, "Call({})", req.op()),
             Command::QueueUpload { .. } => f.write_str("QueueUpload"),
             Command::SetHeartbeat(_) => f.write_str("SetHeartbeat"),
+            Command::SetHelloState { .. } => f.write_str("SetHelloState"),
         }
     }
 }
@@ -431,6 +436,23 @@ impl BossClient {
                 got: other.op(),
             }),
         }
+    }
+
+    /// Updates what the next `hello` reports: the configuration version now applied and
+    /// the highest journal sequence written (so a reconnect does not re-push a bundle
+    /// already applied).
+    pub async fn set_hello_state(
+        &self,
+        config_version: Option<u64>,
+        journal_last_seq: Option<u64>,
+    ) {
+        let _ = self
+            .cmd
+            .send(Command::SetHelloState {
+                config_version,
+                journal_last_seq,
+            })
+            .await;
     }
 
     /// The link state, to watch.
@@ -565,7 +587,19 @@ impl Actor {
                 self.heartbeat = Some(hb);
                 true
             }
+            Some(Command::SetHelloState {
+                config_version,
+                journal_last_seq,
+            }) => {
+                self.set_hello_state(config_version, journal_last_seq);
+                true
+            }
         }
+    }
+
+    fn set_hello_state(&mut self, config_version: Option<u64>, journal_last_seq: Option<u64>) {
+        self.cfg.config_version = config_version;
+        self.cfg.journal_last_seq = journal_last_seq;
     }
 
     fn enqueue(&mut self, upload: JournalUpload) -> Result<(), UploadQueueFull> {
@@ -737,6 +771,13 @@ impl Actor {
             }
             Some(Command::SetHeartbeat(hb)) => {
                 self.heartbeat = Some(hb);
+                Ok(())
+            }
+            Some(Command::SetHelloState {
+                config_version,
+                journal_last_seq,
+            }) => {
+                self.set_hello_state(config_version, journal_last_seq);
                 Ok(())
             }
         }
