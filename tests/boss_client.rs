@@ -958,3 +958,57 @@ async fn the_next_hello_reports_the_applied_config_version() {
         .await;
     assert_eq!((cv, seq), (Some(7), Some(120)));
 }
+
+#[tokio::test]
+async fn a_busy_server_gets_the_upload_again_after_the_pause_it_asked_for() {
+    let pki = Pki::new();
+    let tries = Arc::new(AtomicU64::new(0));
+    let t = tries.clone();
+    let handler: Handler = Arc::new(move |_, id, req| match req {
+        Request::JournalUpload(_) if t.fetch_add(1, Ordering::SeqCst) == 0 => {
+            Action::Reply(Reply::Error(ErrorBody {
+                code: ErrorCode::Busy,
+                message: "稍后重试".into(),
+                retry_after_ms: Some(300),
+            }))
+        }
+        _ => default_action(id, req),
+    });
+    let mut server = TestServer::start(pki.good_server_config(), handler).await;
+    let (client, _p) = BossClient::spawn(config(server.addr, pki.good_client_config("K0001")));
+    wait_state(&mut client.link_state(), LinkState::is_up).await;
+    let entry = JournalEntry {
+        seq: 5,
+        txn_id: TxnId::new("K0001-5"),
+        at_ms: now_ms(),
+        op: "recharge".into(),
+        msisdn: None,
+        amount_fen: 100,
+        state: TxnState::Committed,
+        detail: None,
+    };
+    client
+        .queue_upload(JournalUpload {
+            entries: vec![entry],
+        })
+        .await
+        .unwrap();
+    let mut times = Vec::new();
+    while times.len() < 2 {
+        if let Seen::Request(_, Request::JournalUpload(_)) = server.next().await {
+            times.push(std::time::Instant::now());
+        }
+    }
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(250),
+        "retried without pause"
+    );
+    let mut up = client.upload_status();
+    tokio::time::timeout(
+        WAIT,
+        up.wait_for(|s| s.queued == 0 && s.acked_seq == Some(5)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+}

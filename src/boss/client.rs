@@ -495,6 +495,10 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Pause before re-sending an upload that timed out or was answered `busy`/`unavailable`
+/// without `retry_after_ms`.
+const UPLOAD_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
 /// What an outstanding request id is waiting for.
 enum Waiter {
     Call {
@@ -676,6 +680,7 @@ impl Actor {
             next_id: 2, // 1 was the hello
             pending: HashMap::new(),
             upload_in_flight: None,
+            upload_not_before: None,
             missed_heartbeats: 0,
         };
         let mut hb_tick = tokio::time::interval_at(Instant::now() + hb_interval, hb_interval);
@@ -685,7 +690,12 @@ impl Actor {
             if let Err(c) = self.pump_uploads(&mut s).await {
                 break End::Down(c);
             }
-            let next_deadline = s.pending.values().map(|p| p.deadline).min();
+            let next_deadline = s
+                .pending
+                .values()
+                .map(|p| p.deadline)
+                .chain(s.upload_not_before)
+                .min();
             let step = tokio::select! {
                 frame = in_rx.recv() => self.on_read(&mut s, frame, &ack_tx).await,
                 cmd = self.cmd_rx.recv() => self.on_command(&mut s, cmd).await,
@@ -835,13 +845,23 @@ impl Actor {
                 Waiter::Heartbeat { .. } => {
                     s.missed_heartbeats = s.missed_heartbeats.saturating_add(1)
                 }
-                Waiter::Upload => s.upload_in_flight = None, // resent by pump_uploads
+                Waiter::Upload => {
+                    // Resent by pump_uploads (idempotent by seq), after a pause.
+                    s.upload_in_flight = None;
+                    s.upload_not_before = Some(now + UPLOAD_RETRY_PAUSE);
+                }
             }
         }
     }
 
     /// Sends the oldest queued upload if none is in flight.
     async fn pump_uploads(&mut self, s: &mut Session) -> Result<(), LinkDownCause> {
+        if let Some(t) = s.upload_not_before {
+            if Instant::now() < t {
+                return Ok(());
+            }
+            s.upload_not_before = None;
+        }
         if s.upload_in_flight.is_some() {
             return Ok(());
         }
@@ -927,6 +947,11 @@ impl Actor {
                             }
                             Reply::Error(e) if e.code.is_retryable() => {
                                 tracing::warn!(code = %e.code, "journal upload deferred by BOSS");
+                                let pause = e
+                                    .retry_after_ms
+                                    .map_or(UPLOAD_RETRY_PAUSE, Duration::from_millis)
+                                    .min(Duration::from_secs(600));
+                                s.upload_not_before = Some(Instant::now() + pause);
                             }
                             Reply::Error(e) => {
                                 tracing::error!(code = %e.code, "journal upload refused by BOSS; dropped");
@@ -1006,6 +1031,8 @@ struct Session {
     next_id: u64,
     pending: HashMap<u64, Pending>,
     upload_in_flight: Option<u64>,
+    /// After a failed upload, the next attempt waits until then.
+    upload_not_before: Option<Instant>,
     missed_heartbeats: u32,
 }
 
