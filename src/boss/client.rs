@@ -560,7 +560,7 @@ impl Actor {
             tracing::warn!(%cause, ?retry_in, "BOSS link down");
             self.state_tx
                 .send_replace(LinkState::Down { cause, retry_in });
-            if let End::Stop = self.idle(retry_in).await {
+            if !self.idle(retry_in).await {
                 break;
             }
         }
@@ -615,13 +615,14 @@ impl Actor {
         Ok(())
     }
 
-    /// Waits out a backoff delay, still answering commands.
-    async fn idle(&mut self, d: Duration) -> End {
+    /// Waits out a backoff delay, still answering commands. `false` when all handles
+    /// dropped.
+    async fn idle(&mut self, d: Duration) -> bool {
         let until = Instant::now() + d;
         loop {
             tokio::select! {
-                () = tokio::time::sleep_until(until) => return End::Down(LinkDownCause::ClosedByServer),
-                cmd = self.cmd_rx.recv() => if !self.offline_command(cmd) { return End::Stop },
+                () = tokio::time::sleep_until(until) => return true,
+                cmd = self.cmd_rx.recv() => if !self.offline_command(cmd) { return false },
             }
         }
     }
@@ -681,6 +682,7 @@ impl Actor {
             pending: HashMap::new(),
             upload_in_flight: None,
             upload_not_before: None,
+            write_timeout: self.cfg.request_timeout,
             missed_heartbeats: 0,
         };
         let mut hb_tick = tokio::time::interval_at(Instant::now() + hb_interval, hb_interval);
@@ -1031,6 +1033,8 @@ struct Session {
     next_id: u64,
     pending: HashMap<u64, Pending>,
     upload_in_flight: Option<u64>,
+    /// Longest time one frame may take to write.
+    write_timeout: Duration,
     /// After a failed upload, the next attempt waits until then.
     upload_not_before: Option<Instant>,
     missed_heartbeats: u32,
@@ -1049,7 +1053,13 @@ impl Session {
     }
 
     async fn send(&mut self, env: &Envelope) -> Result<(), SendError> {
-        match write_envelope(&mut self.writer, env).await {
+        // A peer that stops reading would otherwise stall the whole session.
+        let written =
+            tokio::time::timeout(self.write_timeout, write_envelope(&mut self.writer, env)).await;
+        let Ok(written) = written else {
+            return Err(SendError::Io(LinkDownCause::Io("write stalled".into())));
+        };
+        match written {
             Ok(()) => Ok(()),
             Err(boss_protocol::io::WriteError::Encode(e)) => Err(SendError::Encode(e)),
             Err(boss_protocol::io::WriteError::Io(e)) => Err(SendError::Io(io_cause(&e))),
