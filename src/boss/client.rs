@@ -487,6 +487,14 @@ impl BossClient {
     }
 }
 
+/// Server clock minus kiosk clock, ms: the server read its clock about half a round trip
+/// after the kiosk sent (`sent_ms`, kiosk clock) and before the kiosk received
+/// (`received_ms`, kiosk clock).
+pub fn clock_skew_ms(sent_ms: i64, received_ms: i64, server_time_ms: i64) -> i64 {
+    let rtt = received_ms.saturating_sub(sent_ms).max(0);
+    server_time_ms.saturating_sub(sent_ms.saturating_add(rtt / 2))
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -923,10 +931,7 @@ impl Actor {
                     Waiter::Heartbeat { sent_ms } => {
                         s.missed_heartbeats = 0;
                         if let Reply::Ok(Response::Heartbeat(h)) = reply {
-                            let rtt = now_ms().saturating_sub(sent_ms).max(0);
-                            let skew = h
-                                .server_time_ms
-                                .saturating_sub(sent_ms.saturating_add(rtt / 2));
+                            let skew = clock_skew_ms(sent_ms, now_ms(), h.server_time_ms);
                             self.state_tx.send_if_modified(|st| match st {
                                 LinkState::Up { skew_ms, .. }
                                     if (*skew_ms - skew).abs() >= 1000 =>
@@ -1166,11 +1171,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
         };
         match env.body {
             Body::Response(Reply::Ok(Response::Hello(h))) if env.id == 1 => {
-                let received_at = now_ms();
-                let rtt = received_at.saturating_sub(sent_at).max(0);
-                let skew = h
-                    .server_time_ms
-                    .saturating_sub(sent_at.saturating_add(rtt / 2));
+                let skew = clock_skew_ms(sent_at, now_ms(), h.server_time_ms);
                 return Ok((h, skew));
             }
             Body::Response(Reply::Error(e)) if env.id == 1 => {
@@ -1217,6 +1218,17 @@ mod tests {
         // jitter: not all equal
         let ds: std::collections::BTreeSet<_> = (0..20).map(|_| p.delay(10, &mut rng)).collect();
         assert!(ds.len() > 1);
+    }
+
+    #[test]
+    fn skew_is_rtt_corrected() {
+        // Sent at 1000, answered at 1200 (RTT 200): the server's 61100 is read at ~1100.
+        assert_eq!(clock_skew_ms(1000, 1200, 61_100), 60_000);
+        assert_eq!(clock_skew_ms(1000, 1000, 1000), 0);
+        // A kiosk clock that jumped backwards never yields a negative RTT.
+        assert_eq!(clock_skew_ms(1000, 900, 1000), 0);
+        // Absurd clocks saturate instead of overflowing.
+        assert!(clock_skew_ms(i64::MIN, i64::MAX, 0) > 0);
     }
 
     #[test]

@@ -11,5 +11,5 @@ pub mod client;
 
 pub use client::{
     BackoffPolicy, BossClient, BossConfig, CallError, LinkDownCause, LinkState, PushDelivery,
-    UploadQueueFull, UploadStatus,
+    UploadQueueFull, UploadStatus, clock_skew_ms,
 };
