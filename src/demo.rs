@@ -29,10 +29,13 @@ pub const DEMO_KIOSK: &str = "K0001";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Run without a window: scripted customers, text output. (The screen arrives with
-    /// the Slint UI; until then the demo is always headless.)
+    /// Run without a window even when a display is there: scripted customers, text
+    /// output, a PNG of every screen they pass.
     #[arg(long)]
     pub headless: bool,
+    /// With a window: full screen.
+    #[arg(long)]
+    pub fullscreen: bool,
     /// Which scripted customer(s) to run: all, topup, two-notes, limit, paper-out,
     /// lost-answer, slow-operator, jam.
     #[arg(long, default_value = "all")]
@@ -220,8 +223,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         s
     };
     if !args.headless {
-        println!("(no screen yet in this build: running the headless customers)");
+        println!(
+            "no display found (DISPLAY / WAYLAND_DISPLAY unset): running the headless customers"
+        );
     }
+    let screens = args.out.join("screens");
+    let (recorder, rendering) = ScreenRecorder::start(&screens)?;
+    println!("a PNG of every screen goes to {}", screens.display());
     let external = match (&args.bill_port, &args.printer_port, &args.boss, &args.certs) {
         (Some(b), Some(p), Some(addr), Some(c)) => Some(External {
             bill_port: b.clone(),
@@ -247,7 +255,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut failures = Vec::new();
     for s in &chosen {
         println!("\n=== scenario {}: {}", s.name, s.what);
-        match kiosk.run_scenario(s).await {
+        match kiosk.run_scenario(s, &recorder).await {
             Ok(()) => println!("=== {}: as expected", s.name),
             Err(e) => {
                 println!("=== {}: WRONG: {e:#}", s.name);
@@ -255,6 +263,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // Let the last screens finish rendering.
+    drop(recorder);
+    let _ = tokio::task::spawn_blocking(move || rendering.join()).await;
     let report = kiosk.engine.journal.check(false)?;
     println!(
         "\njournal check: {} transactions, {} notes, cash box {}: {}",
@@ -496,7 +507,11 @@ impl DemoKiosk {
         })
     }
 
-    async fn run_scenario(&mut self, s: &Scenario) -> anyhow::Result<()> {
+    async fn run_scenario(
+        &mut self,
+        s: &Scenario,
+        recorder: &ScreenRecorder,
+    ) -> anyhow::Result<()> {
         self.engine.config = TopUpConfig {
             max_fen: s.max_fen,
             ..TopUpConfig::default()
@@ -511,13 +526,19 @@ impl DemoKiosk {
                 ..Default::default()
             });
         }
-        let (ui_tx, ui_rx) = mpsc::channel(16);
+        let (ui_tx, mut ui_rx) = mpsc::channel(16);
         let (screen_tx, screen_rx) = mpsc::channel(64);
         let bill = self.world.as_ref().map(|w| w.bill.clone());
-        let customer = tokio::spawn(customer(s.clone(), screen_rx, ui_tx, bill));
+        let customer = tokio::spawn(customer(
+            s.clone(),
+            screen_rx,
+            ui_tx,
+            bill,
+            recorder.clone(),
+        ));
         let summary = tokio::time::timeout(
             Duration::from_secs(120),
-            self.engine.run_session(ui_rx, screen_tx),
+            self.engine.run_session(&mut ui_rx, screen_tx),
         )
         .await
         .context("the session did not end within 2 minutes")??;
@@ -599,6 +620,7 @@ async fn customer(
     mut screen: mpsc::Receiver<ScreenUpdate>,
     ui: mpsc::Sender<Ui>,
     bill: Option<mpsc::Sender<Action>>,
+    recorder: ScreenRecorder,
 ) -> anyhow::Result<()> {
     let mut notes = s.notes.iter().copied();
     let mut jam = s.jam;
@@ -613,6 +635,7 @@ async fn customer(
                 if line != last_line {
                     println!("  [screen] {line}");
                     last_line = line;
+                    recorder.record(s.name, ScreenUpdate::Show(screen.clone()));
                 }
                 match screen {
                     Screen::EnterNumber { notice: None } => {
@@ -735,4 +758,137 @@ fn indent(text: &str) -> String {
         .map(|l| format!("    | {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Renders the screens the headless customers pass to PNG files, on a thread of its own
+/// (the software renderer is synchronous and keeps per-thread state).
+#[derive(Debug, Clone)]
+pub struct ScreenRecorder {
+    tx: std::sync::mpsc::Sender<(String, ScreenUpdate)>,
+}
+
+impl ScreenRecorder {
+    fn start(dir: &Path) -> anyhow::Result<(Self, std::thread::JoinHandle<()>)> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (tx, rx) = std::sync::mpsc::channel::<(String, ScreenUpdate)>();
+        let dir = dir.to_path_buf();
+        let handle = std::thread::Builder::new().name("screen-recorder".into()).spawn(move || {
+            let mut n = 0u32;
+            while let Ok((scenario, update)) = rx.recv() {
+                n += 1;
+                let name = match &update {
+                    ScreenUpdate::Show(s) => screen_name(s),
+                    ScreenUpdate::IdleWarning { .. } => "idle-warning",
+                    ScreenUpdate::End => "idle",
+                };
+                let path = dir.join(format!("{n:03}-{scenario}-{name}.png"));
+                let png = crate::ui::render_png(
+                    &update,
+                    crate::ui::Orientation::Portrait,
+                    crate::ui::Language::Chinese,
+                    false,
+                );
+                match png.map(|bytes| std::fs::write(&path, bytes)) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, path = %path.display(), "cannot write screen PNG"),
+                    Err(e) => tracing::warn!(error = %e, "cannot render screen"),
+                }
+            }
+        })?;
+        Ok((Self { tx }, handle))
+    }
+
+    fn record(&self, scenario: &str, update: ScreenUpdate) {
+        let _ = self.tx.send((scenario.to_string(), update));
+    }
+}
+
+fn screen_name(s: &Screen) -> &'static str {
+    match s {
+        Screen::EnterNumber { .. } => "keypad",
+        Screen::LookingUp { .. } => "looking-up",
+        Screen::Confirm { .. } => "confirm",
+        Screen::NoChange { .. } => "no-change",
+        Screen::Insert { .. } => "insert",
+        Screen::Processing { .. } => "processing",
+        Screen::Result { .. } => "result",
+        Screen::Sorry { .. } => "sorry",
+    }
+}
+
+/// The demo with the real window: the kiosk runs on the tokio runtime, the window on this
+/// (the main) thread. A person is the customer; notes go in by typing simulator commands
+/// (`insert 20`, `jam 50`, …) in the terminal.
+pub fn run_with_window(args: Args, runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
+    let (updates_tx, updates_rx) = mpsc::channel(64);
+    let (ui_tx, ui_rx) = mpsc::channel(64);
+    let (req_tx, req_rx) = mpsc::channel(16);
+    let options = crate::ui::UiOptions {
+        fullscreen: args.fullscreen,
+        requests: Some(req_tx),
+        ..crate::ui::UiOptions::default()
+    };
+    let kiosk = runtime.spawn(async move {
+        if let Err(e) = kiosk_with_window(args, updates_tx, ui_rx, req_rx).await {
+            eprintln!("telekiosk demo: {e:#}");
+        }
+    });
+    let shown = crate::ui::run_window(updates_rx, ui_tx, options);
+    kiosk.abort();
+    shown?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn kiosk_with_window(
+    args: Args,
+    updates: mpsc::Sender<ScreenUpdate>,
+    mut ui: mpsc::Receiver<Ui>,
+    mut requests: mpsc::Receiver<crate::ui::Request>,
+) -> anyhow::Result<()> {
+    let mut kiosk = DemoKiosk::start(&args.out, args.protocol.into(), args.fresh, None).await?;
+    let bill = kiosk
+        .world
+        .as_ref()
+        .map(|w| w.bill.clone())
+        .context("no bill simulator")?;
+    println!("the kiosk is ready. Touch the screen to start a top-up (try 13800000000).");
+    println!(
+        "insert notes by typing here: `insert 20`, `insert 50`, `unknown`, `jam 10`, `clear-jam` …"
+    );
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            match bill_acceptor::sim::parse_line(&line) {
+                Ok(Some(action)) => {
+                    if bill.blocking_send(action).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("{e}"),
+            }
+        }
+    });
+    while let Some(request) = requests.recv().await {
+        match request {
+            crate::ui::Request::Start(crate::ui::ServiceId::TopUp) => {
+                while ui.try_recv().is_ok() {}
+                let summary = kiosk.engine.run_session(&mut ui, updates.clone()).await?;
+                println!("top-up finished: {summary:?}");
+                engine::recovery::retry_pending(
+                    &mut kiosk.engine.journal,
+                    &*kiosk.engine.operator,
+                    &kiosk.engine.clock,
+                )
+                .await?;
+            }
+            crate::ui::Request::Start(other) => {
+                println!("{other:?} is not available in this build")
+            }
+            crate::ui::Request::CallHelp => {
+                println!("[kiosk] the customer calls for help: staff notified")
+            }
+            crate::ui::Request::Technician => println!("[kiosk] technician entry requested"),
+        }
+    }
+    Ok(())
 }

@@ -51,14 +51,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Demo(args) => demo::run(args).await,
-            Command::Sim(cmd) => cmd.run().await,
-            Command::Diag(cmd) => cmd.run().await,
-            Command::Journal(args) => cli::journal::run(args),
+    let result = match cli.command {
+        // The window runs on the main thread; the kiosk on the runtime's workers.
+        Command::Demo(args) if !args.headless && telekiosk::ui::display_available() => {
+            demo::run_with_window(args, &runtime)
         }
-    });
+        command => runtime.block_on(async {
+            match command {
+                Command::Demo(args) => demo::run(args).await,
+                Command::Sim(cmd) => cmd.run().await,
+                Command::Diag(cmd) => cmd.run().await,
+                Command::Journal(args) => cli::journal::run(args),
+            }
+        }),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

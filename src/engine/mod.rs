@@ -103,7 +103,7 @@ impl<O: Operator> TopUpEngine<O> {
     /// Runs one top-up session: UI events in, screen updates out, until the flow ends.
     pub async fn run_session(
         &mut self,
-        mut ui: mpsc::Receiver<Ui>,
+        ui: &mut mpsc::Receiver<Ui>,
         screen: mpsc::Sender<ScreenUpdate>,
     ) -> Result<SessionSummary, Error> {
         let (tx, mut answers) = mpsc::channel::<Event>(32);
@@ -224,19 +224,19 @@ impl<O: Operator> TopUpEngine<O> {
                     tracing::info!(txn, fen, "note credited");
                 }
                 Cmd::EnableAcceptor { accept_fen } => {
-                    self.device("enable", self.acceptor.enable(&accept_fen), now_events)
+                    Self::device("enable", self.acceptor.enable(&accept_fen), now_events)
                         .await;
                 }
                 Cmd::DisableAcceptor => {
-                    self.device("disable", self.acceptor.disable(), now_events)
+                    Self::device("disable", self.acceptor.disable(), now_events)
                         .await;
                 }
                 Cmd::StackNote => {
-                    self.device("stack", self.acceptor.stack(), now_events)
+                    Self::device("stack", self.acceptor.stack(), now_events)
                         .await;
                 }
                 Cmd::ReturnNote => {
-                    self.device("return", self.acceptor.return_note(), now_events)
+                    Self::device("return", self.acceptor.return_note(), now_events)
                         .await;
                 }
                 Cmd::Recharge { msisdn, amount_fen } => {
@@ -319,7 +319,7 @@ impl<O: Operator> TopUpEngine<O> {
         Ok(())
     }
 
-    async fn device<F>(&self, what: &'static str, call: F, now_events: &mut VecDeque<Event>)
+    async fn device<F>(what: &'static str, call: F, now_events: &mut VecDeque<Event>)
     where
         F: Future<Output = Result<(), bill_acceptor::actor::ActorError>>,
     {

@@ -190,8 +190,8 @@ pub struct Branding {
 impl Default for Branding {
     fn default() -> Self {
         Self {
-            operator_zh: "中国移动".into(),
-            operator_en: "China Mobile".into(),
+            operator_zh: "移动营业厅".into(),
+            operator_en: "Mobile Service Hall".into(),
             banners: vec![
                 (
                     "话费充值 7×24 小时自助办理".into(),
