@@ -132,21 +132,23 @@ fn main() {
     );
     print_stats("whole top-up (flow + journal + receipt)", &mut total);
     print_stats("flow state machine alone", &mut flow_only);
-    let mean_commits = commits_per.iter().sum::<u64>() as f64 / commits_per.len().max(1) as f64;
+    let runs = u64::try_from(commits_per.len().max(1)).unwrap_or(1);
+    let mean_commits = commits_per.iter().sum::<u64>() / runs;
     println!(
-        "  journal commits per top-up: {mean_commits:.1} (each one WAL fsync under synchronous=FULL; \
+        "  journal commits per top-up: {mean_commits} (each one WAL fsync under synchronous=FULL; \
          checkpoints add a few more every ~1000 pages)"
     );
 }
 
 fn print_stats(what: &str, samples: &mut [Duration]) {
     samples.sort();
-    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+    let last = samples.len().saturating_sub(1);
+    let pct = |p: usize| samples[last * p / 100];
     let mean = samples.iter().sum::<Duration>() / u32::try_from(samples.len().max(1)).unwrap_or(1);
     println!(
         "  {what}: mean {mean:?}, p50 {:?}, p99 {:?}, max {:?}",
-        pct(0.5),
-        pct(0.99),
-        pct(1.0)
+        pct(50),
+        pct(99),
+        pct(100)
     );
 }

@@ -6,7 +6,6 @@
 use receipt_printer::{Receipt, WIDTH_80MM};
 
 use crate::flow::topup::{Outcome, TopUpReceipt};
-use crate::flow::yuan;
 
 /// Header and footer text that belongs to the shop, from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +59,7 @@ pub fn topup(r: &TopUpReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
                 .rule()
                 .kv("业务类型", "话费充值")
                 .kv("手机号码", r.number_masked.clone())
-                .kv("充值金额", yuan(r.amount_fen));
+                .kv("充值金额", paper_yuan(r.amount_fen));
             let paper = match new_balance_fen {
                 Some(b) => paper.kv("充值后余额", signed_yuan(*b)),
                 None => paper,
@@ -81,7 +80,7 @@ pub fn topup(r: &TopUpReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
             .rule()
             .kv("业务类型", "话费充值")
             .kv("手机号码", r.number_masked.clone())
-            .kv("已收金额", yuan(r.amount_fen))
+            .kv("已收金额", paper_yuan(r.amount_fen))
             .kv("交易流水号", r.txn_id.clone())
             .kv("办理时间", shop_time(unix_ms))
             .kv("终端编号", head.kiosk_id.clone())
@@ -96,7 +95,7 @@ pub fn topup(r: &TopUpReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
             .rule()
             .kv("凭条编号", format!("V{}", r.txn_id))
             .kv("手机号码", r.number_masked.clone())
-            .kv("应退金额", yuan(r.amount_fen))
+            .kv("应退金额", paper_yuan(r.amount_fen))
             .kv("交易流水号", r.txn_id.clone())
             .kv("办理时间", shop_time(unix_ms))
             .kv("终端编号", head.kiosk_id.clone())
@@ -108,8 +107,14 @@ pub fn topup(r: &TopUpReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
     paper.centre(format!("服务热线 {}", head.hotline)).cut()
 }
 
+/// Money on paper: `50.00元`. Not `¥`: many kiosk printers only know GBK, which has no
+/// single-width yen sign (GB18030 encodes it in four bytes).
+pub fn paper_yuan(fen: u64) -> String {
+    format!("{}.{:02}元", fen / 100, fen % 100)
+}
+
 fn signed_yuan(fen: i64) -> String {
-    let abs = yuan(fen.unsigned_abs());
+    let abs = paper_yuan(fen.unsigned_abs());
     if fen < 0 { format!("-{abs}") } else { abs }
 }
 
@@ -149,8 +154,8 @@ mod tests {
         for needle in [
             "业务受理回执",
             "138****0000",
-            "¥50.00",
-            "¥62.34",
+            "50.00元",
+            "62.34元",
             "B42",
             "K0001-20261122210509-000001",
         ] {
@@ -179,7 +184,7 @@ mod tests {
         );
         let text = v.to_text();
         assert!(
-            text.contains("退款凭条") && text.contains("应退金额") && text.contains("¥50.00"),
+            text.contains("退款凭条") && text.contains("应退金额") && text.contains("50.00元"),
             "{text}"
         );
         assert!(text.contains("业务系统未受理"));
