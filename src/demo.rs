@@ -303,22 +303,30 @@ pub struct External {
 }
 
 /// The simulated world the demo runs itself.
-struct World {
-    bill: mpsc::Sender<Action>,
-    printer: mpsc::Sender<SimControl>,
-    boss: boss_sim::app::Running,
+#[derive(Debug)]
+pub struct World {
+    /// The bill acceptor simulator's controls (a customer inserting notes, a jam …).
+    pub bill: mpsc::Sender<Action>,
+    /// The printer simulator's controls (paper, cover …).
+    pub printer: mpsc::Sender<SimControl>,
+    /// The operator simulator.
+    pub boss: boss_sim::app::Running,
     _keep: Vec<Box<dyn std::any::Any + Send>>,
 }
 
-/// The kiosk, with the world it runs in.
-struct DemoKiosk {
-    engine: TopUpEngine<BossOperator>,
-    world: Option<World>,
-    receipts_dir: PathBuf,
+/// The kiosk, with the world it runs in: what the demo and the end-to-end UI test drive.
+#[derive(Debug)]
+pub struct DemoKiosk {
+    pub engine: TopUpEngine<BossOperator>,
+    /// `None` when the devices and the operator are run by someone else.
+    pub world: Option<World>,
+    pub receipts_dir: PathBuf,
 }
 
 impl DemoKiosk {
-    async fn start(
+    /// Starts the kiosk in `out`: with `external` `None`, with simulated devices and the
+    /// built-in operator simulator; runs start-up recovery before returning.
+    pub async fn start(
         out: &Path,
         protocol: Protocol,
         fresh: bool,
