@@ -36,6 +36,9 @@ pub struct Args {
     /// With a window: full screen.
     #[arg(long)]
     pub fullscreen: bool,
+    /// Landscape screen (1920×1080) instead of portrait (1080×1920).
+    #[arg(long)]
+    pub landscape: bool,
     /// Which scripted customer(s) to run: all, topup, two-notes, limit, paper-out,
     /// lost-answer, slow-operator, jam.
     #[arg(long, default_value = "all")]
@@ -228,7 +231,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let screens = args.out.join("screens");
-    let (recorder, rendering) = ScreenRecorder::start(&screens)?;
+    let orientation = if args.landscape {
+        crate::ui::Orientation::Landscape
+    } else {
+        crate::ui::Orientation::Portrait
+    };
+    let (recorder, rendering) = ScreenRecorder::start(&screens, orientation)?;
     println!("a PNG of every screen goes to {}", screens.display());
     let external = match (&args.bill_port, &args.printer_port, &args.boss, &args.certs) {
         (Some(b), Some(p), Some(addr), Some(c)) => Some(External {
@@ -776,7 +784,10 @@ pub struct ScreenRecorder {
 }
 
 impl ScreenRecorder {
-    fn start(dir: &Path) -> anyhow::Result<(Self, std::thread::JoinHandle<()>)> {
+    fn start(
+        dir: &Path,
+        orientation: crate::ui::Orientation,
+    ) -> anyhow::Result<(Self, std::thread::JoinHandle<()>)> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let (tx, rx) = std::sync::mpsc::channel::<(String, ScreenUpdate)>();
         let dir = dir.to_path_buf();
@@ -792,7 +803,7 @@ impl ScreenRecorder {
                 let path = dir.join(format!("{n:03}-{scenario}-{name}.png"));
                 let png = crate::ui::render_png(
                     &update,
-                    crate::ui::Orientation::Portrait,
+                    orientation,
                     crate::ui::Language::Chinese,
                     false,
                 );
@@ -833,6 +844,11 @@ pub fn run_with_window(args: Args, runtime: &tokio::runtime::Runtime) -> anyhow:
     let (req_tx, req_rx) = mpsc::channel(16);
     let options = crate::ui::UiOptions {
         fullscreen: args.fullscreen,
+        orientation: if args.landscape {
+            crate::ui::Orientation::Landscape
+        } else {
+            crate::ui::Orientation::Portrait
+        },
         requests: Some(req_tx),
         ..crate::ui::UiOptions::default()
     };
