@@ -18,14 +18,11 @@ use receipt_printer::{Paper, PrinterConfig};
 use tokio::sync::mpsc;
 
 use crate::boss::client::{BossClient, BossConfig, LinkState};
+use crate::config::Config;
 use crate::engine::{self, BossOperator, Clock, ScreenUpdate, TopUpEngine};
-use crate::flow::topup::{Config as TopUpConfig, Outcome, PrintResult, ReceiptState, Screen, Ui};
+use crate::flow::topup::{Outcome, PrintResult, ReceiptState, Screen, Ui};
 use crate::flow::yuan;
 use crate::journal::Journal;
-use crate::receipts::Letterhead;
-
-/// Kiosk id of the demo kiosk (its client certificate carries it).
-pub const DEMO_KIOSK: &str = "K0001";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -65,9 +62,23 @@ pub struct Args {
     /// Certificate folder as made by `boss-sim pki`.
     #[arg(long)]
     pub certs: Option<PathBuf>,
+    /// Kiosk configuration (TOML, see docs/config.md); defaults without it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Only run start-up recovery, then exit.
     #[arg(long)]
     pub recover_only: bool,
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => {
+            let c = Config::load(p)?;
+            println!("configuration {} (version {})", p.display(), c.version);
+            Ok(c)
+        }
+        None => Ok(Config::default()),
+    }
 }
 
 /// Bill acceptor protocol of the demo.
@@ -96,7 +107,8 @@ struct Scenario {
     notes: Vec<u64>,
     /// Jam this note (yuan) after the others.
     jam: Option<u64>,
-    max_fen: u64,
+    /// Per-top-up limit for this customer (the configuration's when `None`).
+    max_fen: Option<u64>,
     printer: Vec<SimControl>,
     drop_after_commit: bool,
     /// Operator answers this slowly during the scenario (a latency spike), ms.
@@ -119,7 +131,7 @@ fn scenarios() -> Vec<Scenario> {
             number: "13800000000",
             notes: vec![20, 20, 10],
             jam: None,
-            max_fen: 50_000,
+            max_fen: None,
             printer: vec![],
             drop_after_commit: false,
             latency_ms: 0,
@@ -132,7 +144,7 @@ fn scenarios() -> Vec<Scenario> {
             number: "13800000000",
             notes: vec![20, 10],
             jam: None,
-            max_fen: 50_000,
+            max_fen: None,
             printer: vec![],
             drop_after_commit: false,
             latency_ms: 0,
@@ -145,7 +157,7 @@ fn scenarios() -> Vec<Scenario> {
             number: "13800000000",
             notes: vec![50, 20, 50],
             jam: None,
-            max_fen: 10_000,
+            max_fen: Some(10_000),
             printer: vec![],
             drop_after_commit: false,
             latency_ms: 0,
@@ -158,7 +170,7 @@ fn scenarios() -> Vec<Scenario> {
             number: "13800000000",
             notes: vec![10],
             jam: None,
-            max_fen: 50_000,
+            max_fen: None,
             printer: vec![SimControl::Paper(Paper::Out)],
             drop_after_commit: false,
             latency_ms: 0,
@@ -171,7 +183,7 @@ fn scenarios() -> Vec<Scenario> {
             number: "13800000000",
             notes: vec![100],
             jam: None,
-            max_fen: 50_000,
+            max_fen: None,
             printer: vec![],
             drop_after_commit: true,
             latency_ms: 0,
@@ -184,7 +196,7 @@ fn scenarios() -> Vec<Scenario> {
             number: "13800000000",
             notes: vec![50],
             jam: None,
-            max_fen: 50_000,
+            max_fen: None,
             printer: vec![],
             drop_after_commit: false,
             latency_ms: 4000,
@@ -197,7 +209,7 @@ fn scenarios() -> Vec<Scenario> {
             number: "13800000000",
             notes: vec![20],
             jam: Some(50),
-            max_fen: 50_000,
+            max_fen: None,
             printer: vec![],
             drop_after_commit: false,
             latency_ms: 0,
@@ -247,7 +259,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }),
         _ => None,
     };
-    let mut kiosk = DemoKiosk::start(&args.out, args.protocol.into(), args.fresh, external).await?;
+    let config = load_config(args.config.as_deref())?;
+    let mut kiosk = DemoKiosk::start(
+        &args.out,
+        args.protocol.into(),
+        args.fresh,
+        external,
+        config,
+    )
+    .await?;
     if args.recover_only {
         let report = kiosk.engine.journal.check(false)?;
         println!(
@@ -326,6 +346,7 @@ pub struct World {
 #[derive(Debug)]
 pub struct DemoKiosk {
     pub engine: TopUpEngine<BossOperator>,
+    pub config: Config,
     /// `None` when the devices and the operator are run by someone else.
     pub world: Option<World>,
     pub receipts_dir: PathBuf,
@@ -339,7 +360,9 @@ impl DemoKiosk {
         protocol: Protocol,
         fresh: bool,
         external: Option<External>,
+        config: Config,
     ) -> anyhow::Result<Self> {
+        let kiosk_id = config.kiosk.id.clone();
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let journal_path = out.join("kiosk").join("journal.sqlite");
         if fresh {
@@ -356,7 +379,7 @@ impl DemoKiosk {
             None => {
                 let certs = out.join("certs");
                 if !certs.join(boss_protocol::pki::files::OPERATOR_CA).exists() {
-                    boss_protocol::pki::generate_dev(&certs, &[DEMO_KIOSK])
+                    boss_protocol::pki::generate_dev(&certs, &[kiosk_id.as_str()])
                         .context("making the development PKI")?;
                     println!("made a development PKI in {}", certs.display());
                 }
@@ -374,7 +397,7 @@ impl DemoKiosk {
                 (Some(boss), addr, certs)
             }
         };
-        let tls = boss_protocol::pki::client_config_from_dir(&certs, DEMO_KIOSK)?;
+        let tls = boss_protocol::pki::client_config_from_dir(&certs, &kiosk_id)?;
         let server_name = rustls::pki_types::ServerName::try_from("localhost")?;
         let (client, _pushes) = BossClient::spawn(BossConfig::new(boss_addr, server_name, tls));
         wait_link_up(&client).await?;
@@ -445,13 +468,10 @@ impl DemoKiosk {
         let printer = receipt_printer::Printer::new(port, PrinterConfig::default()).spawn();
 
         // The journal, and recovery of whatever an earlier run left.
-        let mut journal = Journal::open(&journal_path, DEMO_KIOSK)?;
+        let mut journal = Journal::open(&journal_path, &kiosk_id)?;
         let operator = std::sync::Arc::new(BossOperator::new(client));
         let clock = Clock::default();
-        let letterhead = Letterhead {
-            kiosk_id: DEMO_KIOSK.into(),
-            ..Letterhead::default()
-        };
+        let letterhead = config.letterhead();
         let startup = engine::recovery::collect_startup_notes(
             &acceptor,
             &mut acceptor_events,
@@ -503,7 +523,7 @@ impl DemoKiosk {
             acceptor_events,
             printer: Some(printer),
             letterhead,
-            config: TopUpConfig::default(),
+            config: config.topup_flow(),
             clock,
             tick: Duration::from_millis(200),
         };
@@ -518,6 +538,7 @@ impl DemoKiosk {
         };
         Ok(Self {
             engine,
+            config,
             world,
             receipts_dir,
         })
@@ -528,9 +549,10 @@ impl DemoKiosk {
         s: &Scenario,
         recorder: &ScreenRecorder,
     ) -> anyhow::Result<()> {
-        self.engine.config = TopUpConfig {
-            max_fen: s.max_fen,
-            ..TopUpConfig::default()
+        let flow = self.config.topup_flow();
+        self.engine.config = crate::flow::topup::Config {
+            max_fen: s.max_fen.unwrap_or(flow.max_fen),
+            ..flow
         };
         if let Some(w) = &self.world {
             for c in &s.printer {
@@ -869,7 +891,9 @@ async fn kiosk_with_window(
     mut ui: mpsc::Receiver<Ui>,
     mut requests: mpsc::Receiver<crate::ui::Request>,
 ) -> anyhow::Result<()> {
-    let mut kiosk = DemoKiosk::start(&args.out, args.protocol.into(), args.fresh, None).await?;
+    let config = load_config(args.config.as_deref())?;
+    let mut kiosk =
+        DemoKiosk::start(&args.out, args.protocol.into(), args.fresh, None, config).await?;
     let bill = kiosk
         .world
         .as_ref()

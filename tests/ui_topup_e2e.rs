@@ -36,7 +36,13 @@ fn a_customer_tops_up_through_the_screen_against_simulators_and_operator() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut kiosk = runtime
-        .block_on(DemoKiosk::start(dir.path(), Protocol::Ssp, true, None))
+        .block_on(DemoKiosk::start(
+            dir.path(),
+            Protocol::Ssp,
+            true,
+            None,
+            Default::default(),
+        ))
         .expect("the simulated kiosk starts");
     let world = kiosk.world.take().expect("simulated world");
     let service = world.boss.shared.service.clone();
