@@ -224,20 +224,16 @@ impl<O: Operator> TopUpEngine<O> {
                     tracing::info!(txn, fen, "note credited");
                 }
                 Cmd::EnableAcceptor { accept_fen } => {
-                    Self::device("enable", self.acceptor.enable(&accept_fen), now_events)
-                        .await;
+                    Self::device("enable", self.acceptor.enable(&accept_fen), now_events).await;
                 }
                 Cmd::DisableAcceptor => {
-                    Self::device("disable", self.acceptor.disable(), now_events)
-                        .await;
+                    Self::device("disable", self.acceptor.disable(), now_events).await;
                 }
                 Cmd::StackNote => {
-                    Self::device("stack", self.acceptor.stack(), now_events)
-                        .await;
+                    Self::device("stack", self.acceptor.stack(), now_events).await;
                 }
                 Cmd::ReturnNote => {
-                    Self::device("return", self.acceptor.return_note(), now_events)
-                        .await;
+                    Self::device("return", self.acceptor.return_note(), now_events).await;
                 }
                 Cmd::Recharge { msisdn, amount_fen } => {
                     crash::point("operator: before recharge").await;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-pub use tokio_serial::{DataBits, FlowControl, Parity, SerialPort, SerialStream, StopBits};
 use tokio_serial::SerialPortBuilderExt;
+pub use tokio_serial::{DataBits, FlowControl, Parity, SerialPort, SerialStream, StopBits};
 
 /// A byte stream a driver can talk over.
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -29,15 +29,30 @@ pub struct LineSettings {
 impl LineSettings {
     /// 8 data bits, no parity, one stop bit.
     pub const fn n81(baud: u32) -> Self {
-        Self { baud, data_bits: DataBits::Eight, parity: Parity::None, stop_bits: StopBits::One }
+        Self {
+            baud,
+            data_bits: DataBits::Eight,
+            parity: Parity::None,
+            stop_bits: StopBits::One,
+        }
     }
     /// 8 data bits, no parity, two stop bits (ITL SSP).
     pub const fn n82(baud: u32) -> Self {
-        Self { baud, data_bits: DataBits::Eight, parity: Parity::None, stop_bits: StopBits::Two }
+        Self {
+            baud,
+            data_bits: DataBits::Eight,
+            parity: Parity::None,
+            stop_bits: StopBits::Two,
+        }
     }
     /// 8 data bits, even parity, one stop bit (JCM ID-003).
     pub const fn e81(baud: u32) -> Self {
-        Self { baud, data_bits: DataBits::Eight, parity: Parity::Even, stop_bits: StopBits::One }
+        Self {
+            baud,
+            data_bits: DataBits::Eight,
+            parity: Parity::Even,
+            stop_bits: StopBits::One,
+        }
     }
 
     /// Reads the settings a port is currently configured with.
@@ -102,7 +117,10 @@ pub fn open_serial(path: impl AsRef<Path>, settings: LineSettings) -> Result<Ser
         .flow_control(FlowControl::None)
         .timeout(Duration::from_millis(100))
         .open_native_async()
-        .map_err(|source| Error::Open { path: path.to_owned(), source })
+        .map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// A pseudo-terminal standing in for a device's serial port.
@@ -132,7 +150,11 @@ impl Pty {
             .name()
             .map(PathBuf::from)
             .ok_or_else(|| io::Error::other("pseudo-terminal slave has no name"))?;
-        Ok(Self { device, slave, path })
+        Ok(Self {
+            device,
+            slave,
+            path,
+        })
     }
 
     /// Path of the slave side: what the driver opens.
@@ -147,7 +169,13 @@ impl Pty {
 
     /// Splits into the device end and a guard that keeps the slave open.
     pub fn into_parts(self) -> (SerialStream, SlaveGuard) {
-        (self.device, SlaveGuard { _slave: self.slave, path: self.path })
+        (
+            self.device,
+            SlaveGuard {
+                _slave: self.slave,
+                path: self.path,
+            },
+        )
     }
 }
 
@@ -172,7 +200,10 @@ pub async fn read_exact_timeout<R: AsyncRead + Unpin>(
 ) -> io::Result<()> {
     match tokio::time::timeout(timeout, reader.read_exact(buf)).await {
         Ok(r) => r.map(|_| ()),
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "device did not answer in time")),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "device did not answer in time",
+        )),
     }
 }
 
@@ -193,15 +224,26 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         host.write_all(&all).await.unwrap();
         let mut got = vec![0; 256];
-        read_exact_timeout(&mut device, &mut got, Duration::from_secs(2)).await.unwrap();
+        read_exact_timeout(&mut device, &mut got, Duration::from_secs(2))
+            .await
+            .unwrap();
         assert_eq!(got, all);
 
-        device.write_all(&[0x7F, 0x0D, 0x0A, 0x11, 0x13]).await.unwrap();
+        device
+            .write_all(&[0x7F, 0x0D, 0x0A, 0x11, 0x13])
+            .await
+            .unwrap();
         let mut back = [0; 5];
-        read_exact_timeout(&mut host, &mut back, Duration::from_secs(2)).await.unwrap();
+        read_exact_timeout(&mut host, &mut back, Duration::from_secs(2))
+            .await
+            .unwrap();
         assert_eq!(back, [0x7F, 0x0D, 0x0A, 0x11, 0x13]);
         let mut none = [0; 1];
-        assert!(tokio::time::timeout(Duration::from_millis(100), host.read(&mut none)).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), host.read(&mut none))
+                .await
+                .is_err()
+        );
     }
 
     #[test]
