@@ -33,7 +33,7 @@ pub enum Error {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Version of this configuration as head office numbers it (reported in `hello`).
@@ -42,18 +42,6 @@ pub struct Config {
     pub topup: TopUp,
     pub receipt: Receipt,
     pub screen: Screen,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            version: 0,
-            kiosk: Kiosk::default(),
-            topup: TopUp::default(),
-            receipt: Receipt::default(),
-            screen: Screen::default(),
-        }
-    }
 }
 
 /// `[kiosk]`
