@@ -151,6 +151,30 @@ pub struct CashBox {
     pub total_fen: i64,
 }
 
+/// Blank SIMs in the dispenser and cards in its reject bin, from the movement log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CardStock {
+    /// Blank cards left in the stacker.
+    pub in_stock: i64,
+    /// Cards in the reject bin since it was last emptied.
+    pub in_reject_bin: i64,
+    /// Cards handed to customers in all.
+    pub dispensed: i64,
+}
+
+/// A movement of cards (放卡维护 restock, dispensing, capture, emptying the reject bin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardMovement {
+    /// A technician loaded this many blank cards.
+    Restock(u32),
+    /// One card went to a customer.
+    Dispensed,
+    /// One card went into the reject bin (spoilt, or not taken from the gate).
+    Rejected,
+    /// A technician emptied the reject bin.
+    BinEmptied,
+}
+
 /// A broken journal invariant, as `journal check` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -561,6 +585,55 @@ impl Journal {
         Ok(before)
     }
 
+    /// Records a card movement; `txn` is the customer transaction it belongs to, if any.
+    pub fn card_movement(
+        &mut self,
+        movement: CardMovement,
+        txn: Option<&str>,
+        by: Option<&str>,
+        now: Millis,
+    ) -> Result<CardStock, Error> {
+        let (kind, count) = match movement {
+            CardMovement::Restock(n) => ("restock", i64::from(n)),
+            CardMovement::Dispensed => ("dispensed", 1),
+            CardMovement::Rejected => ("rejected", 1),
+            CardMovement::BinEmptied => ("bin_emptied", self.card_stock()?.in_reject_bin),
+        };
+        let tx = self.conn.transaction()?;
+        if let Some(t) = txn {
+            ensure_exists(&tx, t)?;
+        }
+        tx.execute(
+            "INSERT INTO card_movement (at, kind, count, txn_id, by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now, kind, count, txn, by],
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        self.card_stock()
+    }
+
+    /// Card stock and reject-bin count.
+    pub fn card_stock(&self) -> Result<CardStock, Error> {
+        let sum = |kind: &str| -> Result<i64, Error> {
+            Ok(self.conn.query_row(
+                "SELECT COALESCE(SUM(count), 0) FROM card_movement WHERE kind = ?1",
+                [kind],
+                |r| r.get(0),
+            )?)
+        };
+        let (restocked, dispensed, rejected, emptied) = (
+            sum("restock")?,
+            sum("dispensed")?,
+            sum("rejected")?,
+            sum("bin_emptied")?,
+        );
+        Ok(CardStock {
+            in_stock: restocked - dispensed - rejected,
+            in_reject_bin: rejected - emptied,
+            dispensed,
+        })
+    }
+
     /// Verifies the journal's invariants. `allow_open` accepts open transactions (a
     /// running kiosk); at rest, after recovery, none may be open.
     pub fn check(&self, allow_open: bool) -> Result<CheckReport, Error> {
@@ -659,6 +732,12 @@ impl Journal {
                  GROUP BY fen) WHERE ledger <> notes",
         )? {
             push("cashbox_matches_notes", row);
+        }
+
+        // Cards: never more out of the stacker than went in.
+        let stock = self.card_stock()?;
+        if stock.in_stock < 0 || stock.in_reject_bin < 0 {
+            push("card_stock_not_negative", format!("{stock:?}"));
         }
 
         let transactions = c.query_row("SELECT COUNT(*) FROM txn", [], |r| r.get(0))?;

@@ -64,6 +64,18 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE cashbox (fen INTEGER PRIMARY KEY, count INTEGER NOT NULL CHECK (count >= 0));
 
+    -- Card stock (blank SIMs in the dispenser) and the reject bin, as an append-only
+    -- movement log: restock, dispensed to a customer, captured into the reject bin,
+    -- reject bin emptied. Counts are sums over it.
+    CREATE TABLE card_movement (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL CHECK (kind IN ('restock','dispensed','rejected','bin_emptied')),
+        count   INTEGER NOT NULL CHECK (count >= 0),
+        txn_id  TEXT REFERENCES txn (id),
+        by      TEXT
+    );
+
     CREATE TABLE voucher (
         id         TEXT PRIMARY KEY,
         txn_id     TEXT NOT NULL UNIQUE REFERENCES txn (id),

@@ -239,3 +239,49 @@ fn a_late_note_after_settlement_goes_on_a_voucher() {
     // ...and a settled transaction that owes nothing gets no voucher.
     assert!(j.issue_voucher(&t, "nothing owed", NOON).is_err());
 }
+
+#[test]
+fn card_stock_follows_restock_dispensing_and_the_reject_bin() {
+    let (_d, mut j) = journal();
+    assert_eq!(j.card_stock().unwrap(), CardStock::default());
+    j.card_movement(CardMovement::Restock(100), None, Some("tech-7"), NOON)
+        .unwrap();
+    let t = topup(&mut j, NOON);
+    j.card_movement(CardMovement::Dispensed, Some(&t), None, NOON)
+        .unwrap();
+    j.card_movement(CardMovement::Rejected, Some(&t), None, NOON)
+        .unwrap();
+    let s = j
+        .card_movement(CardMovement::Rejected, None, None, NOON)
+        .unwrap();
+    assert_eq!(
+        s,
+        CardStock {
+            in_stock: 97,
+            in_reject_bin: 2,
+            dispensed: 1
+        }
+    );
+    let s = j
+        .card_movement(CardMovement::BinEmptied, None, Some("tech-7"), NOON)
+        .unwrap();
+    assert_eq!(s.in_reject_bin, 0);
+    assert_eq!(s.in_stock, 97);
+    j.cancel(&t, "test", NOON).unwrap();
+    assert!(j.check(false).unwrap().is_ok());
+}
+
+#[test]
+fn dispensing_from_an_empty_stock_breaks_the_check() {
+    let (_d, mut j) = journal();
+    j.card_movement(CardMovement::Dispensed, None, None, NOON)
+        .unwrap();
+    let rules: Vec<_> = j
+        .check(false)
+        .unwrap()
+        .violations
+        .into_iter()
+        .map(|v| v.rule)
+        .collect();
+    assert_eq!(rules, ["card_stock_not_negative"]);
+}
