@@ -916,18 +916,40 @@ async fn kiosk_with_window(
             }
         }
     });
-    while let Some(request) = requests.recv().await {
-        match request {
-            crate::ui::Request::Start(crate::ui::ServiceId::TopUp) => {
-                while ui.try_recv().is_ok() {}
-                let summary = kiosk.engine.run_session(&mut ui, updates.clone()).await?;
-                println!("top-up finished: {summary:?}");
-                engine::recovery::retry_pending(
+    // Pending credits (operator unreachable when the customer finished) are retried
+    // between customers, every 30 s, until the operator confirms them.
+    let mut retry = tokio::time::interval(Duration::from_secs(30));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let request = tokio::select! {
+            r = requests.recv() => match r {
+                Some(r) => r,
+                None => break,
+            },
+            _ = retry.tick() => {
+                let settled = engine::recovery::retry_pending(
                     &mut kiosk.engine.journal,
                     &*kiosk.engine.operator,
                     &kiosk.engine.clock,
                 )
                 .await?;
+                if settled > 0 {
+                    println!("[kiosk] {settled} pending top-up(s) settled with the operator");
+                }
+                continue;
+            }
+        };
+        match request {
+            crate::ui::Request::Start(crate::ui::ServiceId::TopUp) => {
+                while ui.try_recv().is_ok() {}
+                let summary = kiosk.engine.run_session(&mut ui, updates.clone()).await?;
+                println!(
+                    "[kiosk] top-up {} finished: {} taken, {:?}",
+                    summary.txn_id.as_deref().unwrap_or("-"),
+                    yuan(summary.credited_fen),
+                    summary.outcome
+                );
+                retry.reset_immediately();
             }
             crate::ui::Request::Start(other) => {
                 println!("{other:?} is not available in this build")
