@@ -26,7 +26,11 @@
 //! so it gets settled, and so is a note that was past escrow (stack accepted) when the
 //! host lost track of it (the acceptor shows idle / initialising without VEND VALID): the
 //! customer's money is never silently dropped. A note lost track of while still in escrow
-//! is reported returned. An escrow code missing from the table is returned at once.
+//! is reported returned. An escrow code missing from the table is returned at once. A note
+//! found in escrow (`13`) or holding (`19`) by the first status request of a connect was
+//! left by a host that stopped before deciding: RETURN is sent before anything else (the
+//! reset included) and the connect reports [`crate::AcceptorEvent::Returned`], valued by
+//! the escrow code when the status carried one.
 //!
 //! Choices and \[U\]nverified points, all in [`Config`]:
 //! - reply timeout 500 ms, 3 tries per command, then [`crate::Error::NoAnswer`]; a `4A`
@@ -35,7 +39,9 @@
 //!   to the acceptor's own escrow timeout, which returns it;
 //! - the currency-assign entry is `escrow code, country code, base, exponent` with value
 //!   `base × 10^exponent` units, bit 7 of the exponent marking a negative power \[U\];
-//! - country code → ISO 4217 mapping: default `0x9C` → CNY \[U\], configurable;
+//! - country code → ISO 4217 mapping: default `0x9C` → CNY \[U\], configurable; a code
+//!   not in the mapping is resolved from the version string's parenthesised currency
+//!   (`i(CNY)-100-SS …`), and only without one reported as `JCM-xx`;
 //! - `C0` bit n refuses escrow code `0x61 + n` (n = 0‥15) \[U\];
 //! - HOLD (`44`) without data restarts the acceptor's escrow timer \[U\] (some firmware
 //!   takes a hold-time byte);

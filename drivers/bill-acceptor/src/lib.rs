@@ -12,6 +12,11 @@
 //! (SSP `EE`, ID-003 VEND VALID after ACK), and must settle
 //! [`AcceptorEvent::PowerUpNoteInCashbox`] (a note that reached the cashbox while the host
 //! was not listening) against the open transaction or a refund voucher.
+//!
+//! Connect rule: a note found waiting in escrow when [`BillAcceptor::connect`] runs (the
+//! host restarted, or lost the line, before deciding) is handed back, never stacked, and
+//! reported as [`AcceptorEvent::Returned`] by the next poll: SSP sends REJECT before its
+//! first POLL (a POLL would accept the note), ID-003 sends RETURN.
 #![forbid(unsafe_code)]
 
 pub mod actor;
@@ -118,7 +123,10 @@ pub enum AcceptorEvent {
     Rejected {
         reason: Option<RejectReason>,
     },
-    /// A note was handed back from escrow (by command or escrow timeout).
+    /// A note was handed back from escrow (by command or escrow timeout). This includes a
+    /// note found waiting in escrow when the driver (re)connects: it belonged to a session
+    /// the host no longer has, so the driver returns it before anything could stack it
+    /// (`fen` is `None` when the device does not say the value at that point).
     Returned {
         fen: Option<u64>,
     },
@@ -188,7 +196,8 @@ pub enum Error {
 /// (every 200–1000 ms) while enabled.
 pub trait BillAcceptor: Send {
     /// Synchronises with the device (sync / reset as the protocol needs, encryption key
-    /// exchange) and reads its identity and denominations.
+    /// exchange) and reads its identity and denominations. A note waiting in escrow is
+    /// handed back (see the crate's connect rule) and reported by the next poll.
     fn connect(&mut self) -> impl Future<Output = Result<DeviceInfo, Error>> + Send;
     /// Enables note acceptance for the given values (others are inhibited).
     fn enable(&mut self, accept_fen: &[u64]) -> impl Future<Output = Result<(), Error>> + Send;

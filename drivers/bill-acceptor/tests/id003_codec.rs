@@ -3,7 +3,8 @@
 
 use bill_acceptor::id003::frame::{Decoder, Frame, crc16};
 use bill_acceptor::id003::message::{
-    Command, CurrencyEntry, CurrencyTable, Status, denomination_mask, failure_text, reject_text,
+    Command, CurrencyEntry, CurrencyTable, Status, currency_from_version, denomination_mask,
+    failure_text, reject_text,
 };
 use hex_literal::hex;
 use proptest::collection::vec;
@@ -117,6 +118,28 @@ fn reject_and_failure_codes_have_texts() {
     }
     assert_eq!(reject_text(0x10), "unknown reject reason");
     assert_eq!(failure_text(0xA2), "stack motor failure");
+}
+
+#[test]
+fn currency_is_read_from_the_version_string() {
+    assert_eq!(
+        currency_from_version("i(CNY)-100-SS ID003-05V123-45 02JAN24").as_deref(),
+        Some("CNY")
+    );
+    assert_eq!(
+        currency_from_version("i(usa)-100-SS").as_deref(),
+        Some("USA")
+    );
+    // The first group of exactly three letters.
+    assert_eq!(
+        currency_from_version("UBA(10)-SS (EUR)").as_deref(),
+        Some("EUR")
+    );
+    assert_eq!(currency_from_version("iVIZION CNY V1.23"), None);
+    assert_eq!(currency_from_version("i(CNYX)-100"), None);
+    assert_eq!(currency_from_version("i(CN"), None);
+    assert_eq!(currency_from_version("i(元元元)"), None);
+    assert_eq!(currency_from_version(""), None);
 }
 
 #[test]
@@ -250,6 +273,25 @@ proptest! {
         let table = CurrencyTable::parse(&data);
         prop_assert_eq!(table.entries.len(), data.len() / 4);
         let _ = table.denominations();
+    }
+
+    #[test]
+    fn currency_from_any_version_string_never_panics(v in "\\PC{0,60}", bytes in vec(any::<u8>(), 0..60)) {
+        if let Some(c) = currency_from_version(&v) {
+            prop_assert_eq!(c.len(), 3);
+            prop_assert!(c.bytes().all(|b| b.is_ascii_uppercase()));
+        }
+        let _ = currency_from_version(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn currency_in_parentheses_is_found(
+        prefix in "[^(]{0,12}",
+        code in "[A-Za-z]{3}",
+        rest in "\\PC{0,30}",
+    ) {
+        let version = format!("{prefix}({code}){rest}");
+        prop_assert_eq!(currency_from_version(&version), Some(code.to_ascii_uppercase()));
     }
 
     #[test]

@@ -113,6 +113,127 @@ fn connect_sends_the_documented_sequence() {
     let _ = connected(Instant::now());
 }
 
+/// Connects against exact reply bytes: power-up, ACK, the given version and currency
+/// table, boot version, inhibit echo. Returns the currency reported.
+fn currency_after_connect(version_reply: &[u8], table_reply: &[u8]) -> String {
+    let t0 = Instant::now();
+    let mut host = Host::new(config());
+    host.begin(Op::Connect, t0).unwrap();
+    let answers: [&[u8]; 6] = [
+        &hex!("FC 05 40 2B 15"),
+        &hex!("FC 05 50 AA 05"),
+        version_reply,
+        &hex!("FC 0E 89 42 4F 4F 54 2D 30 30 34 32 78 54"),
+        table_reply,
+        &hex!("FC 06 C3 01 8D C7"),
+    ];
+    for a in answers {
+        let _ = sent(&mut host);
+        host.handle_bytes(a, t0);
+    }
+    match host.poll_done() {
+        Some(Ok(Done::Connected(info))) => info.currency,
+        other => panic!("connect: {other:?}"),
+    }
+}
+
+/// A currency-assign country code the driver's table does not know (0x11): the currency
+/// comes from the version string, `i(CNY)-100-SS ID003-05V123-45 02JAN24`.
+#[test]
+fn unknown_country_code_takes_the_currency_from_the_version_string() {
+    // 1 and 5 yuan on escrow codes 61, 62, country code 11.
+    let table = hex!("FC 0D 8A 61 11 01 00 62 11 05 00 B1 86");
+    let version = hex!(
+        "FC 2A 88 69 28 43 4E 59 29 2D 31 30 30 2D 53 53 20 49 44 30 30 33 2D 30 35 56"
+        "31 32 33 2D 34 35 20 30 32 4A 41 4E 32 34 F5 A0"
+    );
+    assert_eq!(currency_after_connect(&version, &table), "CNY");
+    // Without a currency in the version string the code is all there is.
+    let plain = hex!("FC 12 88 69 56 49 5A 49 4F 4E 20 56 31 2E 32 33 CD 19");
+    assert_eq!(currency_after_connect(&plain, &table), "JCM-11");
+    // A known country code wins over the version string.
+    let cny = Frame::new(0x8A, hex!("61 9C 01 00 62 9C 05 00"))
+        .encode()
+        .unwrap();
+    let eur_version = Frame::new(0x88, *b"i(EUR)-100-SS").encode().unwrap();
+    assert_eq!(currency_after_connect(&eur_version, &cny), "CNY");
+}
+
+/// The kiosk restarted while a note waited in escrow: the first status shows it, and the
+/// host sends RETURN (`FC 05 43 B0 27`) before the reset, then reports the note returned,
+/// valued through the currency table it reads afterwards.
+#[test]
+fn note_in_escrow_at_connect_is_returned_before_the_reset() {
+    let t0 = Instant::now();
+    let mut host = Host::new(config());
+    host.begin(Op::Connect, t0).unwrap();
+    let answers = [
+        status(Status::Escrow(0x64)),
+        ack(),
+        ack(),
+        Frame::new(0x88, *b"i(CNY)-100-SS ID003-05V123-45")
+            .encode()
+            .unwrap(),
+        Frame::new(0x89, *b"BOOT-0042").encode().unwrap(),
+        table(),
+        Command::SetInhibit(true).encode(),
+    ];
+    let mut out = Vec::new();
+    for a in answers {
+        out.extend(sent(&mut host));
+        host.handle_bytes(&a, t0);
+    }
+    assert_eq!(
+        out,
+        [
+            hex!("FC 05 11 27 56").to_vec(),
+            hex!("FC 05 43 B0 27").to_vec(),
+            hex!("FC 05 40 2B 15").to_vec(),
+            Command::VersionRequest.encode(),
+            Command::BootVersionRequest.encode(),
+            hex!("FC 05 8A 7D 7C").to_vec(),
+            hex!("FC 06 C3 01 8D C7").to_vec(),
+        ]
+    );
+    assert!(matches!(host.poll_done(), Some(Ok(Done::Connected(_)))));
+    // Escrow code 0x64 is the fourth entry of the table: 20 yuan.
+    assert_eq!(
+        host.take_events(),
+        [AcceptorEvent::Returned { fen: Some(2000) }]
+    );
+    // The acceptor initialises afterwards: nothing more is said about that note.
+    host.begin(Op::Poll, t0).unwrap();
+    host.handle_bytes(&status(Status::Initializing), t0);
+    assert!(host.take_events().is_empty());
+}
+
+/// Holding (`19`) carries no escrow code: the note goes back all the same, value unknown.
+#[test]
+fn holding_at_connect_is_returned_with_its_value_unknown() {
+    let t0 = Instant::now();
+    let mut host = Host::new(config());
+    host.begin(Op::Connect, t0).unwrap();
+    assert_eq!(sent(&mut host), [hex!("FC 05 11 27 56").to_vec()]);
+    host.handle_bytes(&status(Status::Holding), t0);
+    assert_eq!(sent(&mut host), [hex!("FC 05 43 B0 27").to_vec()]);
+    // The escrow timed out meanwhile: RETURN refused with the status; connect goes on.
+    host.handle_bytes(&status(Status::Returning), t0);
+    assert_eq!(sent(&mut host), [hex!("FC 05 40 2B 15").to_vec()]);
+    for a in [
+        ack(),
+        Frame::new(0x88, *b"iVIZION").encode().unwrap(),
+        Frame::new(0x89, *b"BOOT").encode().unwrap(),
+        table(),
+        Command::SetInhibit(true).encode(),
+    ] {
+        host.handle_bytes(&a, t0);
+        let _ = sent(&mut host);
+    }
+    assert!(matches!(host.poll_done(), Some(Ok(Done::Connected(_)))));
+    // Not acknowledged, so not claimed by the connect; the RETURNING status said it.
+    assert_eq!(host.take_events(), [AcceptorEvent::Returned { fen: None }]);
+}
+
 #[test]
 fn enable_all_sends_enable_all_and_clears_inhibit() {
     let t0 = Instant::now();

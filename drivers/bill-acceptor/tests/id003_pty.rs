@@ -15,7 +15,8 @@ const PATIENCE: Duration = Duration::from_secs(30);
 struct Rig {
     driver: Id003<SerialStream>,
     actions: mpsc::Sender<Action>,
-    _guard: devio::SlaveGuard,
+    /// Keeps the pty's slave side open (`None` when the test holds it itself).
+    _guard: Option<devio::SlaveGuard>,
 }
 
 /// The port is at 9600 baud, 8 data bits, 1 stop bit, as the driver's caller opened it
@@ -56,7 +57,7 @@ async fn rig_with(sim: SimConfig, host: Config) -> Rig {
     Rig {
         driver: Id003::with_config(port, host),
         actions,
-        _guard: guard,
+        _guard: Some(guard),
     }
 }
 
@@ -460,4 +461,78 @@ async fn note_found_at_reconnect_is_reported_by_the_next_poll() {
         "{events:?}"
     );
     assert!(credits(&events).is_empty());
+}
+
+/// The kiosk restarts while a note waits in escrow: the first driver saw it and stopped
+/// without deciding; the second hands it back at connect and says so; the cashbox stays
+/// as it was.
+#[tokio::test]
+async fn note_left_in_escrow_by_a_stopped_host_is_returned_at_connect() {
+    let settings = Protocol::Id003.line_settings();
+    let pty = devio::Pty::new(settings).unwrap();
+    let path = pty.path().to_path_buf();
+    let (device, _guard) = pty.into_parts();
+    let sim = sim_config();
+    let cashbox = sim.cashbox.clone();
+    let (actions, rx) = mpsc::channel(16);
+    tokio::spawn(bill_acceptor::id003::sim::run(device, sim, rx));
+
+    let first = devio::open_serial(&path, settings).unwrap();
+    let mut first = Rig {
+        driver: Id003::with_config(first, host_config()),
+        actions,
+        _guard: None,
+    };
+    let info = first.driver.connect().await.unwrap();
+    let all: Vec<u64> = info.denominations.iter().map(|d| d.fen).collect();
+    first.driver.enable(&all).await.unwrap();
+    first.until(|_, state| state == AcceptorState::Idle).await;
+    first.act(Action::Insert { fen: 2000 }).await;
+    first
+        .until_event(&AcceptorEvent::Escrow { fen: 2000 })
+        .await;
+    // The first host stops without deciding (its last poll sent HOLD).
+    let Rig {
+        driver, actions, ..
+    } = first;
+    drop(driver);
+
+    let second = devio::open_serial(&path, settings).unwrap();
+    let mut second = Rig {
+        driver: Id003::with_config(second, host_config()),
+        actions,
+        _guard: None,
+    };
+    second.driver.connect().await.unwrap();
+    let events = second.poll_for(Duration::from_secs(2)).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, AcceptorEvent::Returned { .. }))
+            .count(),
+        1,
+        "{events:?}"
+    );
+    assert!(credits(&events).is_empty(), "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            AcceptorEvent::Escrow { .. }
+                | AcceptorEvent::Stacking
+                | AcceptorEvent::PowerUpNoteInCashbox { .. }
+        )),
+        "{events:?}"
+    );
+    assert_eq!(
+        cashbox.notes(),
+        Vec::<u64>::new(),
+        "nothing went into the cashbox"
+    );
+    // The acceptor works normally afterwards.
+    second.driver.enable(&all).await.unwrap();
+    second.until(|_, state| state == AcceptorState::Idle).await;
+    second.act(Action::Insert { fen: 100 }).await;
+    second
+        .until_event(&AcceptorEvent::Escrow { fen: 100 })
+        .await;
 }

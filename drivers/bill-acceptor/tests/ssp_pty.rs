@@ -4,6 +4,8 @@
 use std::time::{Duration, Instant};
 
 use bill_acceptor::sim::{self, Action, Running, SimConfig};
+use bill_acceptor::ssp::link::{Link, Outcome};
+use bill_acceptor::ssp::message::{Command, Status};
 use bill_acceptor::ssp::{LinkConfig, Ssp, SspConfig};
 use bill_acceptor::{AcceptorEvent, AcceptorState, BillAcceptor, Denomination, Error, Protocol};
 
@@ -86,6 +88,89 @@ async fn connect_reads_the_device_and_the_port_is_9600_8n2() {
             .collect::<Vec<_>>()
     );
     drop(running);
+}
+
+/// GA138: "After power up and reset the slave will stay disabled and will respond to all
+/// commands with the generic response KEY_NOT_SET (0xFA)" — HOST PROTOCOL VERSION
+/// included. The driver negotiates the keys first and goes on.
+#[tokio::test]
+async fn connects_to_a_device_that_answers_key_not_set_from_power_up() {
+    let running = sim::spawn(SimConfig::cny(Protocol::Ssp)).expect("simulator starts");
+    {
+        // What the device says at power-up, before any key: FA to HOST PROTOCOL VERSION.
+        let mut port = devio::open_serial(&running.path, Protocol::Ssp.line_settings()).unwrap();
+        let mut link = Link::new(LinkConfig::default());
+        assert_eq!(ask(&mut link, &mut port, &Command::Sync).await, vec![0xF0]);
+        assert_eq!(
+            ask(&mut link, &mut port, &Command::HostProtocolVersion(8)).await,
+            vec![0xFA]
+        );
+        assert_eq!(ask(&mut link, &mut port, &Command::Poll).await, vec![0xFA]);
+    }
+    let mut ssp = Ssp::open(&running.path, SspConfig::default()).expect("port opens");
+    let info = ssp
+        .connect()
+        .await
+        .expect("the driver negotiates keys and connects");
+    assert!(info.encrypted);
+    assert_eq!(info.currency, "CNY");
+    assert_eq!(info.denominations.len(), 6);
+    ssp.enable(&ALL).await.unwrap();
+    act(&running, Action::Insert { fen: 1000 }).await;
+    poll_until(&mut ssp, "escrow", |e| {
+        *e == AcceptorEvent::Escrow { fen: 1000 }
+    })
+    .await;
+}
+
+/// A validator that resets mid-session comes back without keys and answers FA: the driver
+/// synchronises, negotiates new keys, restores its settings and carries on.
+#[tokio::test]
+async fn a_device_reset_mid_session_is_rekeyed_not_declared_dead() {
+    let (running, mut ssp) = connected(SimConfig::cny(Protocol::Ssp)).await;
+    ssp.poll().await.unwrap(); // the power-up reset event
+    let count_before = ssp.essp_count().expect("keyed");
+    assert!(count_before > 4);
+    let reply = ssp.command(Command::Reset).await.unwrap();
+    assert_eq!(reply.status, Status::Ok);
+    // The device reboots (silent for a moment), then answers FA to the next poll.
+    let seen = poll_until(&mut ssp, "reset", |e| *e == AcceptorEvent::Reset).await;
+    assert!(seen.contains(&AcceptorEvent::Reset), "{seen:?}");
+    let count_after = ssp.essp_count().expect("keyed again");
+    assert!(
+        count_after < count_before,
+        "new keys restart the eSSP counter: {count_before} → {count_after}"
+    );
+    // Settings restored: notes are taken again.
+    act(&running, Action::Insert { fen: 2000 }).await;
+    poll_until(&mut ssp, "escrow", |e| {
+        *e == AcceptorEvent::Escrow { fen: 2000 }
+    })
+    .await;
+}
+
+/// One command in clear over a raw link.
+async fn ask(link: &mut Link, port: &mut devio::SerialStream, command: &Command) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut rng = rand::rng();
+    link.send(command, false, Instant::now(), &mut rng).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        if let Some(bytes) = link.poll_transmit() {
+            port.write_all(&bytes).await.unwrap();
+        }
+        match link.poll_outcome() {
+            Some(Outcome::Reply(d)) => return d,
+            Some(Outcome::Dead { tries }) => panic!("no answer after {tries} tries"),
+            None => {}
+        }
+        let deadline = link.poll_timeout().unwrap();
+        match tokio::time::timeout_at(deadline.into(), port.read(&mut buf)).await {
+            Ok(Ok(n)) => link.handle_bytes(&buf[..n]),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => link.handle_timeout(Instant::now()),
+        }
+    }
 }
 
 #[tokio::test]
@@ -334,6 +419,107 @@ async fn power_cut_in_escrow_returns_the_note_at_power_up() {
         "{seen:?}"
     );
     assert!(credits(&seen).is_empty());
+}
+
+/// The kiosk restarts while a note waits in escrow: the customer it belonged to is gone,
+/// so the new driver hands it back before its first POLL (which would accept it) and says
+/// so; the cashbox stays as it was.
+#[tokio::test]
+async fn note_left_in_escrow_by_a_stopped_host_is_handed_back_at_connect() {
+    let config = SimConfig::cny(Protocol::Ssp);
+    let cashbox = config.cashbox.clone();
+    let (running, mut first) = connected(config).await;
+    act(&running, Action::Insert { fen: 5000 }).await;
+    poll_until(&mut first, "escrow", |e| {
+        *e == AcceptorEvent::Escrow { fen: 5000 }
+    })
+    .await;
+    // The first host stops without deciding.
+    drop(first);
+
+    let mut second = Ssp::open(&running.path, SspConfig::default()).expect("port opens");
+    second.connect().await.expect("connect");
+    let mut seen = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        seen.extend(second.poll().await.expect("poll"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, AcceptorEvent::Returned { .. }))
+            .count(),
+        1,
+        "{seen:?}"
+    );
+    assert!(credits(&seen).is_empty(), "{seen:?}");
+    assert!(
+        !seen.iter().any(|e| matches!(
+            e,
+            AcceptorEvent::Escrow { .. } | AcceptorEvent::Stacking | AcceptorEvent::Rejected { .. }
+        )),
+        "{seen:?}"
+    );
+    // The device says the host rejected it (08), not that it timed out (13).
+    let code = second.command(Command::LastRejectCode).await.unwrap();
+    assert_eq!(code.data, vec![0x08]);
+    assert_eq!(
+        cashbox.notes(),
+        Vec::<u64>::new(),
+        "nothing went into the cashbox"
+    );
+    // The acceptor works normally afterwards.
+    second.enable(&ALL).await.unwrap();
+    act(&running, Action::Insert { fen: 100 }).await;
+    poll_until(&mut second, "escrow", |e| {
+        *e == AcceptorEvent::Escrow { fen: 100 }
+    })
+    .await;
+}
+
+/// The same driver reconnects (as the actor does after a lost line) with the note it was
+/// holding still in escrow: handed back too, and it knows the value.
+#[tokio::test]
+async fn reconnecting_driver_hands_back_the_note_it_was_holding() {
+    let config = SimConfig::cny(Protocol::Ssp);
+    let cashbox = config.cashbox.clone();
+    let (running, mut ssp) = connected(config).await;
+    act(&running, Action::Insert { fen: 2000 }).await;
+    poll_until(&mut ssp, "escrow", |e| {
+        *e == AcceptorEvent::Escrow { fen: 2000 }
+    })
+    .await;
+    ssp.connect().await.expect("reconnect");
+    let events = ssp.poll().await.unwrap();
+    assert_eq!(events, vec![AcceptorEvent::Returned { fen: Some(2000) }]);
+    let mut later = Vec::new();
+    for _ in 0..8 {
+        later.extend(ssp.poll().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(credits(&later).is_empty(), "{later:?}");
+    assert!(
+        !later.iter().any(|e| matches!(
+            e,
+            AcceptorEvent::Returned { .. } | AcceptorEvent::Rejected { .. }
+        )),
+        "reported once: {later:?}"
+    );
+    assert_eq!(cashbox.notes(), Vec::<u64>::new());
+}
+
+/// Nothing in escrow at connect: the REJECT is refused and nothing is reported.
+#[tokio::test]
+async fn connect_without_a_note_in_escrow_reports_nothing_returned() {
+    let (_running, mut ssp) = connected(SimConfig::cny(Protocol::Ssp)).await;
+    let events = ssp.poll().await.unwrap();
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            AcceptorEvent::Returned { .. } | AcceptorEvent::Rejected { .. }
+        )),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]

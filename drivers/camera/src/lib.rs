@@ -112,6 +112,11 @@ pub enum SourceKind {
         /// The folder.
         dir: PathBuf,
     },
+    /// A scripted scene drawn from the committed portrait ([`sim::Scene`]).
+    SimulatedScene {
+        /// Which scene.
+        scene: sim::Scene,
+    },
 }
 
 /// Description of an open source.
@@ -134,6 +139,7 @@ impl SourceInfo {
             SourceKind::V4l2 { device } => format!("v4l2:{}", device.display()),
             SourceKind::SimulatedPattern => "simulated".to_owned(),
             SourceKind::SimulatedFolder { dir } => format!("simulated:{}", dir.display()),
+            SourceKind::SimulatedScene { scene } => format!("simulated:scene:{scene}"),
         }
     }
 
@@ -246,6 +252,12 @@ pub enum SourceConfig {
         /// Folder of JPEG/PNG frames played in a loop; the test pattern when absent.
         frames_dir: Option<PathBuf>,
     },
+    /// The simulated camera playing a scripted scene drawn from a real portrait: a customer
+    /// turning their head, a photo held still, nobody, two people… ([`sim::Scene`]).
+    SimulatedScene {
+        /// Which scene.
+        scene: sim::Scene,
+    },
 }
 
 /// Camera settings (part of the kiosk's configuration).
@@ -305,6 +317,10 @@ pub fn open_source(config: &CameraConfig) -> Result<Box<dyn FrameSource>, Camera
             dir,
             config.resolution,
         )?)),
+        SourceConfig::SimulatedScene { scene } => Ok(Box::new(sim::SimulatedSource::scene(
+            *scene,
+            config.resolution,
+        ))),
     }
 }
 

@@ -158,9 +158,10 @@ pub fn laplacian_variance(luma: &[u8], width: usize, height: usize) -> f64 {
     (sum_sq as f64 / n - mean * mean).max(0.0)
 }
 
-/// Measures an image and lists the issues found against `thresholds`.
+/// Measures an image and lists the issues found against `thresholds`. The luma plane it
+/// makes (a grey copy of the customer's picture) is wiped before it returns.
 pub fn assess(image: &RgbImage, thresholds: &QualityThresholds) -> QualityReport {
-    let plane = luma(image);
+    let mut plane = luma(image);
     let (brightness, contrast) = mean_and_std_dev(&plane);
     let width = usize::try_from(image.width()).unwrap_or(0);
     let height = usize::try_from(image.height()).unwrap_or(0);
@@ -175,6 +176,7 @@ pub fn assess(image: &RgbImage, thresholds: &QualityThresholds) -> QualityReport
         clipped as f64 / plane.len() as f64
     };
 
+    zeroize::Zeroize::zeroize(&mut plane);
     let mut issues = Vec::new();
     if brightness < thresholds.min_brightness {
         issues.push(QualityIssue::TooDark);

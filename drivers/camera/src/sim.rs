@@ -1,6 +1,11 @@
 //! The simulated camera the demo and the tests use: a moving test pattern with a synthetic
-//! face, or image files from a folder played in a loop. Both deliver frames of the
-//! configured size, like a real camera.
+//! face, image files from a folder played in a loop, or a scripted [`Scene`] drawn from a
+//! real portrait (a customer turning their head, a photo held still, nobody, two people…).
+//! All deliver frames of the configured size, like a real camera.
+
+pub mod scene;
+
+pub use scene::Scene;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +22,8 @@ const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 pub struct SimulatedSource {
     resolution: Resolution,
     frames: Option<(PathBuf, Vec<RgbImage>)>,
+    /// A scene and the portrait it is drawn from.
+    scene: Option<(Scene, RgbImage)>,
     sequence: u64,
 }
 
@@ -26,6 +33,7 @@ impl std::fmt::Debug for SimulatedSource {
             .field("resolution", &self.resolution)
             .field("frames_dir", &self.frames.as_ref().map(|(d, _)| d))
             .field("frame_count", &self.frames.as_ref().map(|(_, f)| f.len()))
+            .field("scene", &self.scene.as_ref().map(|(s, _)| s))
             .field("sequence", &self.sequence)
             .finish()
     }
@@ -37,6 +45,18 @@ impl SimulatedSource {
         Self {
             resolution,
             frames: None,
+            scene: None,
+            sequence: 0,
+        }
+    }
+
+    /// The frames of `scene`, drawn from the committed portrait at `resolution`, frame `n`
+    /// for the `n`-th capture.
+    pub fn scene(scene: Scene, resolution: Resolution) -> Self {
+        Self {
+            resolution,
+            frames: None,
+            scene: Some((scene, scene::portrait())),
             sequence: 0,
         }
     }
@@ -84,6 +104,7 @@ impl SimulatedSource {
         Ok(Self {
             resolution,
             frames: Some((dir.to_path_buf(), frames)),
+            scene: None,
             sequence: 0,
         })
     }
@@ -92,9 +113,10 @@ impl SimulatedSource {
 impl FrameSource for SimulatedSource {
     fn info(&self) -> SourceInfo {
         SourceInfo {
-            kind: match &self.frames {
-                None => SourceKind::SimulatedPattern,
-                Some((dir, _)) => SourceKind::SimulatedFolder { dir: dir.clone() },
+            kind: match (&self.frames, &self.scene) {
+                (Some((dir, _)), _) => SourceKind::SimulatedFolder { dir: dir.clone() },
+                (None, Some((scene, _))) => SourceKind::SimulatedScene { scene: *scene },
+                (None, None) => SourceKind::SimulatedPattern,
             },
             name: "telekiosk simulated camera".to_owned(),
             resolution: self.resolution,
@@ -106,7 +128,10 @@ impl FrameSource for SimulatedSource {
         let sequence = self.sequence;
         self.sequence = self.sequence.wrapping_add(1);
         let image = match &self.frames {
-            None => test_pattern(self.resolution, sequence),
+            None => match &self.scene {
+                Some((scene, portrait)) => scene.frame(portrait, self.resolution, sequence),
+                None => test_pattern(self.resolution, sequence),
+            },
             Some((_, frames)) => {
                 let index = usize::try_from(sequence % frames.len().max(1) as u64).unwrap_or(0);
                 frames

@@ -18,13 +18,23 @@ pub trait ApduTransport: Send {
     ) -> impl Future<Output = Result<Vec<u8>, Self::Error>> + Send;
 }
 
-/// A response APDU.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A response APDU. `Debug` shows the status word and the data's length, not the data
+/// (a card file can hold the subscriber's number).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Response {
     /// Response data.
     pub data: Vec<u8>,
     /// Status word SW1 SW2.
     pub sw: [u8; 2],
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("data_len", &self.data.len())
+            .field("sw", &format_args!("{}", hex(&self.sw)))
+            .finish()
+    }
 }
 
 /// A response shorter than its status word.

@@ -11,6 +11,8 @@
 //! The text starts with a head byte: `C` (43H) for a host command, `P` (50H) for a positive
 //! reply and `N` (4EH) for a negative reply.
 
+use std::fmt;
+
 /// Start of text.
 pub const STX: u8 = 0xF2;
 /// End of text.
@@ -41,7 +43,10 @@ pub fn bcc(bytes: &[u8]) -> u8 {
 }
 
 /// A host command: `C CM PM DATA..`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the data's length only: `51 39` carries APDUs, and a personalisation
+/// APDU can hold the subscriber's number or keys.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Command {
     /// Device address 00–0F (DIP switches).
     pub addr: u8,
@@ -100,7 +105,9 @@ pub enum ReplyKind {
 }
 
 /// A reply from the dispenser.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the data's length only (APDU responses from the card).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
     /// Address of the replying unit.
     pub addr: u8,
@@ -147,7 +154,9 @@ pub fn encode_text(addr: u8, text: &[u8]) -> Vec<u8> {
 }
 
 /// A framed text as received, before it is interpreted as command or reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the text's length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RawFrame {
     /// Address byte.
     pub addr: u8,
@@ -233,9 +242,50 @@ pub enum Token {
 /// Bytes that cannot start a token are skipped (resynchronisation on garbage); a frame
 /// header with an impossible length or a missing ETX is treated as garbage too, one byte
 /// at a time, so a real frame hidden behind noise is still found.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Decoder {
     buf: Vec<u8>,
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Command")
+            .field("addr", &self.addr)
+            .field("cm", &format_args!("{:02X}", self.cm))
+            .field("pm", &format_args!("{:02X}", self.pm))
+            .field("data_len", &self.data.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("addr", &self.addr)
+            .field("cm", &format_args!("{:02X}", self.cm))
+            .field("pm", &format_args!("{:02X}", self.pm))
+            .field("kind", &self.kind)
+            .field("data_len", &self.data.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for RawFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawFrame")
+            .field("addr", &self.addr)
+            .field("text_len", &self.text.len())
+            .finish()
+    }
+}
+
+/// Length only: the buffer may hold an APDU.
+impl fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
 }
 
 impl Decoder {

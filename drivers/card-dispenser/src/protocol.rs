@@ -118,11 +118,11 @@ pub enum HostEvent {
     Failed(LinkError),
 }
 
-#[derive(Debug)]
 enum State {
     Idle,
     AwaitAck {
         cmd: Command,
+        /// The framed command as sent (may hold an APDU: not shown by `Debug`).
         frame: Vec<u8>,
         sends: u8,
         deadline: Instant,
@@ -134,6 +134,40 @@ enum State {
         timeout: Duration,
         naks: u8,
     },
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Idle => f.write_str("Idle"),
+            State::AwaitAck {
+                cmd,
+                frame,
+                sends,
+                deadline,
+                reply_timeout,
+            } => f
+                .debug_struct("AwaitAck")
+                .field("cmd", cmd)
+                .field("frame_len", &frame.len())
+                .field("sends", sends)
+                .field("deadline", deadline)
+                .field("reply_timeout", reply_timeout)
+                .finish(),
+            State::AwaitReply {
+                cmd,
+                deadline,
+                timeout,
+                naks,
+            } => f
+                .debug_struct("AwaitReply")
+                .field("cmd", cmd)
+                .field("deadline", deadline)
+                .field("timeout", timeout)
+                .field("naks", naks)
+                .finish(),
+        }
+    }
 }
 
 /// The host's half of the handshake.

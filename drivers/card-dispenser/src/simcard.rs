@@ -221,8 +221,9 @@ pub async fn read_iccid<T: ApduTransport>(
     }
 }
 
-/// One step of a personalisation script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One step of a personalisation script. `Debug` shows the APDU's header (CLA INS P1 P2)
+/// and length only: its data is the subscriber's (number, IMSI, keys).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersoStep {
     /// The command APDU, as bytes or a hex string (`"00D6000009..."`, spaces allowed).
     #[serde(deserialize_with = "de_hex_bytes")]
@@ -230,6 +231,20 @@ pub struct PersoStep {
     /// Status words that count as success (default `90 00`), as `[144, 0]` or `"9000"`.
     #[serde(default = "default_sw", deserialize_with = "de_sw_list")]
     pub expected_sw: Vec<[u8; 2]>,
+}
+
+impl std::fmt::Debug for PersoStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sw: Vec<String> = self.expected_sw.iter().map(|sw| apdu::hex(sw)).collect();
+        f.debug_struct("PersoStep")
+            .field(
+                "header",
+                &format_args!("{}", apdu::hex(&apdu::header(&self.apdu))),
+            )
+            .field("apdu_len", &self.apdu.len())
+            .field("expected_sw", &sw)
+            .finish()
+    }
 }
 
 /// The personalisation script the operator's card-data platform hands over: opaque APDUs
@@ -246,16 +261,18 @@ fn default_sw() -> Vec<[u8; 2]> {
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    // The messages give positions, never the text: an APDU can hold personal data.
     if !clean.len().is_multiple_of(2) {
-        return Err(format!("odd number of hex digits in {s:?}"));
+        return Err(format!("odd number of hex digits ({})", clean.len()));
     }
     clean
         .chunks(2)
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             std::str::from_utf8(p)
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("not hex: {s:?}"))
+                .ok_or_else(|| format!("not hex at digit {}", 2 * i + 1))
         })
         .collect()
 }

@@ -272,8 +272,9 @@ pub enum StatusClass {
     Reader,
 }
 
-/// A reader → host frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A reader → host frame. `Debug` shows the payload's length only: a read reply carries
+/// the card text and photo.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
     /// SW1, normally `00`.
     pub sw1: u8,
@@ -283,6 +284,17 @@ pub struct Reply {
     pub status: Status,
     /// Payload between SW3 and CHK.
     pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("sw1", &self.sw1)
+            .field("sw2", &self.sw2)
+            .field("status", &self.status)
+            .field("data_len", &self.data.len())
+            .finish()
+    }
 }
 
 impl Reply {
@@ -380,10 +392,20 @@ pub enum FrameError {
 /// returns `None`. Every complete frame comes out either as `Ok(body)` (checksum good)
 /// or as `Err(FrameError)` (checksum bad, length impossible) — a bad frame is never
 /// handed out as data.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
     discarded: usize,
+}
+
+/// Lengths only: the buffer may hold a card's text.
+impl std::fmt::Debug for FrameDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameDecoder")
+            .field("buffered", &self.buf.len())
+            .field("discarded", &self.discarded)
+            .finish()
+    }
 }
 
 impl FrameDecoder {

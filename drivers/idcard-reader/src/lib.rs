@@ -18,7 +18,8 @@ pub mod card;
 pub mod check;
 pub mod driver;
 pub mod frame;
-pub mod mask;
+/// Masking of personal data (the workspace's one masking module, re-exported).
+pub use telekiosk_privacy as mask;
 pub mod poller;
 pub mod sim;
 pub mod text;

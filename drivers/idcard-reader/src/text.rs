@@ -516,7 +516,7 @@ fn blank_with_flag(kind: CardKind) -> [u8; TEXT_LEN] {
 }
 
 /// 居民身份证 text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ResidentText {
     /// 姓名.
     pub name: PersonName,
@@ -539,7 +539,7 @@ pub struct ResidentText {
 }
 
 /// 港澳台居民居住证 text (layout [U], see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HmtResidenceText {
     /// 姓名.
     pub name: PersonName,
@@ -564,7 +564,7 @@ pub struct HmtResidenceText {
 }
 
 /// 外国人永久居留身份证, 2017 edition (layout [U], see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ForeignPermanent2017Text {
     /// 英文姓名 (up to 60 characters).
     pub english_name: PersonName,
@@ -589,7 +589,7 @@ pub struct ForeignPermanent2017Text {
 }
 
 /// 外国人永久居留身份证, 2023 edition (layout [U], see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ForeignPermanent2023Text {
     /// 中文姓名 (may be blank).
     pub chinese_name: PersonName,
@@ -611,6 +611,61 @@ pub struct ForeignPermanent2023Text {
     pub nationality: String,
     /// 既往版本证件号码关联项 (three characters) [U].
     pub previous_number_link: String,
+}
+
+// `Debug` of the card texts: names and numbers masked, validity shown; the birth date
+// (the part of an ID number its mask hides), the address, nation, authority and the
+// other details are left out.
+
+impl fmt::Debug for ResidentText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResidentText")
+            .field("name", &self.name)
+            .field("sex", &self.sex)
+            .field("id_number", &self.id_number)
+            .field("valid_from", &self.valid_from)
+            .field("valid_to", &self.valid_to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for HmtResidenceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HmtResidenceText")
+            .field("name", &self.name)
+            .field("sex", &self.sex)
+            .field("id_number", &self.id_number)
+            .field("pass_number", &self.pass_number)
+            .field("valid_from", &self.valid_from)
+            .field("valid_to", &self.valid_to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ForeignPermanent2017Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ForeignPermanent2017Text")
+            .field("english_name", &self.english_name)
+            .field("chinese_name", &self.chinese_name)
+            .field("sex", &self.sex)
+            .field("permit_number", &self.permit_number)
+            .field("valid_from", &self.valid_from)
+            .field("valid_to", &self.valid_to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ForeignPermanent2023Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ForeignPermanent2023Text")
+            .field("chinese_name", &self.chinese_name)
+            .field("english_name", &self.english_name)
+            .field("sex", &self.sex)
+            .field("permit_number", &self.permit_number)
+            .field("valid_from", &self.valid_from)
+            .field("valid_to", &self.valid_to)
+            .finish_non_exhaustive()
+    }
 }
 
 const ENGLISH_2023_FIRST: usize = 35;
@@ -936,6 +991,9 @@ mod tests {
             assert!(!s.contains("东长安街"), "{s}");
         }
         assert!(dbg.contains("张**"));
+        // The birth date is the part of the number the mask hides: never shown.
+        assert!(!dbg.contains("1990"), "{dbg}");
+        assert!(!dbg.contains("汉"), "{dbg}");
         assert_eq!(shown, "resident 张** 110101********1233");
     }
 

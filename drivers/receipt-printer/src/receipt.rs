@@ -17,6 +17,8 @@
 //! assert_eq!(r.blocks().len(), 6);
 //! ```
 
+use std::fmt;
+
 use crate::escpos::display_width;
 
 /// Horizontal alignment of a line (ESC a n).
@@ -63,8 +65,9 @@ pub enum CutKind {
     FeedAndCut(u8),
 }
 
-/// One line of text with its style.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of text with its style. `Debug` shows the text's length, not the text: a
+/// receipt can carry a number or a name (see [`Receipt`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct TextLine {
     pub text: String,
     pub align: Align,
@@ -72,8 +75,9 @@ pub struct TextLine {
     pub size: Size,
 }
 
-/// A QR code printed by the printer itself (GS ( k, model 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A QR code printed by the printer itself (GS ( k, model 2). `Debug` shows the data's
+/// length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Qr {
     pub data: String,
     /// Module size in dots, 1..=16 (GS ( k fn 67).
@@ -82,8 +86,8 @@ pub struct Qr {
     pub align: Align,
 }
 
-/// One element of a receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One element of a receipt. `Debug` shows text lengths only.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Block {
     /// A line of text (the printer wraps it if it is wider than the paper).
     Text(TextLine),
@@ -102,10 +106,63 @@ pub enum Block {
 }
 
 /// A receipt: blocks laid out for a paper width in printer columns.
+///
+/// What goes on paper is the application's business (masked numbers, amounts, references);
+/// the driver cannot tell a personal line from another, so `Debug` of a receipt and its
+/// parts shows the layout and text lengths, never the text. [`Receipt::to_text`] renders
+/// it on purpose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     width_cols: usize,
     blocks: Vec<Block>,
+}
+
+/// `<n chars>` in a `Debug` output.
+struct Chars<'a>(&'a str);
+
+impl fmt::Debug for Chars<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} chars>", self.0.chars().count())
+    }
+}
+
+impl fmt::Debug for TextLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TextLine")
+            .field("text", &Chars(&self.text))
+            .field("align", &self.align)
+            .field("bold", &self.bold)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Qr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Qr")
+            .field("data", &Chars(&self.data))
+            .field("module_size", &self.module_size)
+            .field("error_level", &self.error_level)
+            .field("align", &self.align)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Block::Text(line) => f.debug_tuple("Text").field(line).finish(),
+            Block::Rule => f.write_str("Rule"),
+            Block::KeyValue { label, value } => f
+                .debug_struct("KeyValue")
+                .field("label", &Chars(label))
+                .field("value", &Chars(value))
+                .finish(),
+            Block::Qr(qr) => f.debug_tuple("Qr").field(qr).finish(),
+            Block::Feed(n) => f.debug_tuple("Feed").field(n).finish(),
+            Block::Cut(kind) => f.debug_tuple("Cut").field(kind).finish(),
+        }
+    }
 }
 
 /// Columns of Font A (12 × 24 dots) on 80 mm paper (576 dots).
@@ -346,6 +403,23 @@ mod tests {
     fn wrap_never_splits_a_character() {
         assert_eq!(wrap("一二三", 5), vec!["一二", "三"]);
         assert_eq!(wrap("", 5), vec![""]);
+    }
+
+    #[test]
+    fn debug_shows_layout_not_text() {
+        let r = Receipt::new(48)
+            .line("充值号码 13812341234")
+            .kv("客户", "王小明")
+            .qr("TK1|voucher|13812341234|5000")
+            .cut();
+        let shown = format!("{r:?} {r:#?}");
+        for secret in ["13812341234", "王小明", "充值号码", "voucher"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("<16 chars>"), "{shown}");
+        assert!(shown.contains("Cut"), "{shown}");
+        // The text is still there for whoever renders it on purpose.
+        assert!(r.to_text().contains("13812341234"));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use super::frame::Decoder;
 use super::message::{
-    Command, CurrencyTable, Status, code, denomination_mask, failure_text, reject_reason,
+    Command, CurrencyTable, Status, code, currency_from_version, denomination_mask, failure_text,
+    reject_reason,
 };
 use crate::{AcceptorEvent, AcceptorState, DeviceInfo, Error, Protocol};
 
@@ -48,11 +49,16 @@ impl Default for Config {
 impl Config {
     /// ISO 4217 code for a country code; unknown codes give `JCM-xx`.
     pub fn currency_of(&self, country: u8) -> String {
+        self.iso_of(country)
+            .unwrap_or_else(|| format!("JCM-{country:02X}"))
+    }
+
+    /// ISO 4217 code for a country code, if the table has it.
+    pub fn iso_of(&self, country: u8) -> Option<String> {
         self.country_codes
             .iter()
             .find(|(c, _)| *c == country)
             .map(|(_, iso)| iso.clone())
-            .unwrap_or_else(|| format!("JCM-{country:02X}"))
     }
 
     /// Country code for an ISO 4217 code (used by the simulator).
@@ -133,6 +139,18 @@ pub struct Host {
     escrow_since: Option<Instant>,
     /// Values to accept; `None` = inhibited.
     wanted: Option<Vec<u64>>,
+    /// A note found in escrow at connect and told to RETURN, until connect finishes and
+    /// reports it: the escrow code if the status carried one (`13`), and the value if this
+    /// host already knew the note (a reconnect after a lost line).
+    returned_at_connect: Option<ConnectReturn>,
+}
+
+/// See [`Host::returned_at_connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ConnectReturn {
+    escrow_code: Option<u8>,
+    known_fen: Option<u64>,
+    acked: bool,
 }
 
 impl Host {
@@ -154,6 +172,7 @@ impl Host {
             note: None,
             escrow_since: None,
             wanted: None,
+            returned_at_connect: None,
         }
     }
 
@@ -201,6 +220,7 @@ impl Host {
                 self.version = None;
                 self.boot_version = None;
                 self.wanted = None;
+                self.returned_at_connect = None;
                 self.steps.extend([
                     Step::Send(Command::StatusRequest),
                     Step::Send(Command::Reset),
@@ -314,6 +334,16 @@ impl Host {
     }
 
     fn finish(&mut self) {
+        if self.op == Some(Op::Connect)
+            && let Some(r) = self.returned_at_connect.take()
+            && r.acked
+        {
+            let fen = r
+                .escrow_code
+                .and_then(|c| self.table.fen(c))
+                .or(r.known_fen);
+            self.events.push_back(AcceptorEvent::Returned { fen });
+        }
         let result = match self.op.take() {
             Some(Op::Connect) => Done::Connected(self.device_info()),
             _ => Done::Ok,
@@ -329,14 +359,22 @@ impl Host {
             protocol: Protocol::Id003,
             serial: self.boot_version.clone().unwrap_or_default(),
             firmware: self.version.clone().unwrap_or_default(),
-            currency: self
-                .table
-                .country()
-                .map(|c| self.config.currency_of(c))
-                .unwrap_or_default(),
+            currency: self.currency(),
             denominations: self.table.denominations(),
             encrypted: false,
         }
+    }
+
+    /// The currency: the currency-assign table's country code through
+    /// [`Config::country_codes`]; a code the table does not list is read from the version
+    /// string (`i(CNY)-100-SS …`); `JCM-xx` only when neither says.
+    fn currency(&self) -> String {
+        let country = self.table.country();
+        country
+            .and_then(|c| self.config.iso_of(c))
+            .or_else(|| self.version.as_deref().and_then(currency_from_version))
+            .or_else(|| country.map(|c| self.config.currency_of(c)))
+            .unwrap_or_default()
     }
 
     fn start_next(&mut self, now: Instant) {
@@ -420,6 +458,9 @@ impl Host {
         };
         let cmd = inflight.cmd.clone();
         let tolerant = self.op == Some(Op::Poll);
+        // The RETURN of a note found in escrow at connect may race the acceptor's own
+        // escrow timeout; then the note is going back anyway and connect goes on.
+        let connect_return = self.op == Some(Op::Connect) && cmd == Command::Return;
         let sent = cmd.to_frame();
         if frame.code == code::COMM_ERROR {
             // 4A: the acceptor got a corrupted frame; resend at once if tries remain.
@@ -456,6 +497,11 @@ impl Host {
                         && let Some(note) = self.note.as_mut()
                     {
                         note.stacking = true;
+                    }
+                    if cmd == Command::Return
+                        && let Some(r) = self.returned_at_connect.as_mut()
+                    {
+                        r.acked = true;
                     }
                     Ok(())
                 } else {
@@ -507,6 +553,9 @@ impl Host {
         self.inflight = None;
         match outcome {
             Ok(()) => {}
+            Err(e) if connect_return => {
+                tracing::info!(error = %e, "ID-003: RETURN at connect refused; the note left escrow");
+            }
             Err(e) if tolerant => {
                 tracing::info!(command = cmd.name(), error = %e, "ID-003: follow-up refused");
                 // A HOLD/RETURN that raced the acceptor's own move: the next status tells.
@@ -580,6 +629,27 @@ impl Host {
         };
         if prev == Some(Status::StackerOpen) && status != Status::StackerOpen {
             self.events.push_back(E::CashboxReplaced);
+        }
+        if self.op == Some(Op::Connect)
+            && matches!(status, Status::Escrow(_) | Status::Holding)
+            && self.returned_at_connect.is_none()
+        {
+            // A note waits in escrow, left by a host that stopped before deciding: its
+            // customer is gone. Hand it back before anything else happens.
+            let escrow_code = match status {
+                Status::Escrow(c) => Some(c),
+                _ => None,
+            };
+            let known_fen = self.note.take().filter(|n| !n.credited).and_then(|n| n.fen);
+            tracing::warn!("ID-003: note found in escrow at connect: returning it");
+            self.returned_at_connect = Some(ConnectReturn {
+                escrow_code,
+                known_fen,
+                acked: false,
+            });
+            self.escrow_since = None;
+            self.steps.push_front(Step::Send(Command::Return));
+            return;
         }
         match status {
             Status::Idling | Status::Disabled => {

@@ -530,6 +530,19 @@ impl CurrencyTable {
     }
 }
 
+/// The currency named in an acceptor's version string (`88` reply), if it has one: JCM
+/// firmware names its currency set in parentheses after the product letter, e.g.
+/// `i(CNY)-100-SS ID003-05V123-45 02JAN24` → `CNY`. The first parenthesised group of
+/// exactly three ASCII letters counts; anything else gives `None`.
+pub fn currency_from_version(version: &str) -> Option<String> {
+    version.match_indices('(').find_map(|(i, _)| {
+        let rest = version.get(i + 1..)?;
+        let code = rest.get(..3)?;
+        (code.bytes().all(|b| b.is_ascii_alphabetic()) && rest.get(3..4) == Some(")"))
+            .then(|| code.to_ascii_uppercase())
+    })
+}
+
 /// Bit of an escrow code in the `C0` enable/disable data: escrow codes `61`–`70` map to
 /// bits 0–15 (byte 1 bits 0–7, then byte 2 bits 0–7) \[U\].
 pub fn denomination_bit(escrow_code: u8) -> Option<u32> {

@@ -113,6 +113,17 @@ impl<T: devio::Transport> Ssp<T> {
 
     /// One command, one reply: resends and the dead-slave rule are the link's.
     async fn transact(&mut self, command: &Command, encrypt: bool) -> Result<Vec<u8>, Error> {
+        let result = self.transact_inner(command, encrypt).await;
+        if matches!(result, Err(Error::Io(_))) {
+            // The line failed under the command: it will never be answered. Without this
+            // every later command (a reconnect after a power cut) would be refused as
+            // "already in flight".
+            self.link.abandon();
+        }
+        result
+    }
+
+    async fn transact_inner(&mut self, command: &Command, encrypt: bool) -> Result<Vec<u8>, Error> {
         self.link
             .send(command, encrypt, Instant::now(), &mut self.rng)
             .map_err(send_error)?;
@@ -146,7 +157,9 @@ impl<T: devio::Transport> Ssp<T> {
     }
 
     /// Sends a command (encrypted once keys exist) and parses the reply. A device that
-    /// answers FA (it lost its keys: reset, power cut) is re-keyed and asked again once.
+    /// answers FA has no keys — it was just powered up, or it reset and lost them — so the
+    /// driver synchronises again (SYNC), negotiates new keys (4A, 4B, 4C) and asks once
+    /// more. The device is never declared dead for an FA.
     pub async fn command(&mut self, command: Command) -> Result<Reply, Error> {
         let mut rekeyed = false;
         loop {
@@ -161,14 +174,32 @@ impl<T: devio::Transport> Ssp<T> {
             {
                 tracing::info!(
                     command = command.name(),
-                    "device asks for eSSP keys; negotiating"
+                    "device asks for eSSP keys (power-up or reset); negotiating"
                 );
                 self.link.clear_key();
-                self.negotiate_keys().await?;
+                self.sync().await?;
+                if !self.negotiate_keys().await? {
+                    return Err(Error::Encryption(
+                        "the device answers KEY NOT SET but does not know the key exchange",
+                    ));
+                }
                 rekeyed = true;
                 continue;
             }
             return Ok(reply);
+        }
+    }
+
+    /// SYNC: restarts the sequence flag on both sides. Always in clear, always answered OK.
+    async fn sync(&mut self) -> Result<(), Error> {
+        let data = self.transact(&Command::Sync, false).await?;
+        match Reply::parse(&data).map(|r| r.status) {
+            Ok(Status::Ok) => Ok(()),
+            Ok(other) => Err(Error::Refused {
+                command: "SYNC",
+                reason: other.text(),
+            }),
+            Err(e) => Err(Error::Protocol(format!("SYNC: {e}"))),
         }
     }
 
@@ -241,6 +272,29 @@ impl<T: devio::Transport> Ssp<T> {
         Ok(out)
     }
 
+    /// A note may be waiting in escrow, left there by a host that stopped before deciding
+    /// (kiosk restart, link loss). Its customer is gone: it goes back, never into the
+    /// cashbox. A plain POLL after `EF n` would accept it, so this runs before the first
+    /// POLL: REJECT, which the device answers OK only with a note in escrow (F5 in GA973,
+    /// FAIL in GA138, otherwise). The return is reported by the next poll as
+    /// [`AcceptorEvent::Returned`], valued only if this driver saw the note's `EF n` before
+    /// it reconnected (the device does not repeat it).
+    async fn return_note_left_in_escrow(&mut self, known_fen: Option<u64>) -> Result<(), Error> {
+        let reply = self.command(Command::Reject).await?;
+        match reply.status {
+            Status::Ok => {
+                tracing::warn!("note found in escrow at connect: handed back to the customer");
+                let event = self.session.returned_at_connect(known_fen);
+                self.queued.push(event);
+            }
+            Status::KeyNotSet => {
+                return Err(Error::Encryption("the device requires eSSP keys"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// After the device reported a reset (F1): its protocol level, inhibits and enable
     /// state are gone. (Lost eSSP keys show as FA and are renegotiated in
     /// [`Ssp::command`].) Harmless for the F1 every device reports after power-up.
@@ -256,29 +310,41 @@ impl<T: devio::Transport> Ssp<T> {
 }
 
 impl<T: devio::Transport> BillAcceptor for Ssp<T> {
+    /// GA973 §8.3 order: SYNC, negotiate encryption, set the protocol version, SETUP
+    /// REQUEST, serial number, inhibits. A device in encrypted mode answers FA to
+    /// everything but SYNC and the key exchange from power-up until keys are set, so the
+    /// keys come before HOST PROTOCOL VERSION.
     async fn connect(&mut self) -> Result<DeviceInfo, Error> {
         self.link.clear_key();
-        self.expect_ok(Command::Sync).await?;
-        let mut version = self.config.protocol_version;
-        loop {
-            let reply = self.command(Command::HostProtocolVersion(version)).await?;
-            if reply.status == Status::Ok {
-                break;
-            }
-            if version <= 4 {
-                return Err(Error::Refused {
-                    command: "HOST PROTOCOL VERSION",
-                    reason: reply.status.text(),
-                });
-            }
-            version -= 1;
-        }
-        self.protocol_version = version;
+        // What the host knew of escrow is stale; events already queued (a credit read by
+        // `stack`) are kept for the next poll.
+        let known_in_escrow = self.session.escrow_fen();
+        self.session = Session::default();
+        self.sync().await?;
         let encrypted = if self.config.encryption {
             self.negotiate_keys().await?
         } else {
             false
         };
+        let mut version = self.config.protocol_version;
+        loop {
+            let reply = self.command(Command::HostProtocolVersion(version)).await?;
+            match reply.status {
+                Status::Ok => break,
+                Status::KeyNotSet => {
+                    return Err(Error::Encryption("the device requires eSSP keys"));
+                }
+                _ if version <= 4 => {
+                    return Err(Error::Refused {
+                        command: "HOST PROTOCOL VERSION",
+                        reason: reply.status.text(),
+                    });
+                }
+                _ => version -= 1,
+            }
+        }
+        self.protocol_version = version;
+        self.return_note_left_in_escrow(known_in_escrow).await?;
         let setup = self.expect_ok(Command::SetupRequest).await?;
         let setup = ValidatorSetup::parse(&setup)
             .map_err(|e| Error::Protocol(format!("SETUP REQUEST: {e}")))?;

@@ -140,6 +140,13 @@ impl Link {
         self.in_flight.is_some()
     }
 
+    /// Gives up the command in flight (the line failed under it): the next command can be
+    /// sent. Its reply, should one still arrive, is discarded as unexpected.
+    pub fn abandon(&mut self) {
+        self.in_flight = None;
+        self.transmit = None;
+    }
+
     /// Starts a command. `encrypt` wraps it in the eSSP layer (needs a key).
     pub fn send(
         &mut self,
@@ -303,6 +310,24 @@ mod tests {
         assert_eq!(link.poll_outcome(), Some(Outcome::Reply(vec![0xF0])));
         link.send(&Command::Poll, false, t, &mut r).unwrap();
         assert_eq!(link.poll_transmit().unwrap()[1], 0x80);
+    }
+
+    #[test]
+    fn a_command_abandoned_after_a_line_failure_frees_the_link() {
+        let mut link = Link::new(LinkConfig::default());
+        let t = Instant::now();
+        let mut r = rng();
+        link.send(&Command::Poll, false, t, &mut r).unwrap();
+        assert!(link.is_busy());
+        assert_eq!(
+            link.send(&Command::Sync, false, t, &mut r),
+            Err(SendError::Busy)
+        );
+        link.abandon();
+        assert!(!link.is_busy());
+        assert_eq!(link.poll_transmit(), None, "nothing left to resend");
+        link.send(&Command::Sync, false, t, &mut r).unwrap();
+        assert_eq!(link.poll_transmit().unwrap(), hex!("7F 80 01 11 65 82"));
     }
 
     #[test]

@@ -111,7 +111,11 @@ impl Command {
         }
     }
 
-    /// Commands that run before (or to set up) encryption and are always sent in clear.
+    /// Commands that run before (or to set up) encryption and are always sent in clear:
+    /// SYNC and the key exchange (4A, 4B, 4C). A device in encrypted mode answers every
+    /// other command — HOST PROTOCOL VERSION included — with KEY NOT SET (FA) until keys
+    /// are negotiated (GA138, encryption layer; GA973 §8.3: sync, negotiate encryption,
+    /// then set the protocol version).
     pub fn is_key_setup(&self) -> bool {
         matches!(
             self,
@@ -119,7 +123,6 @@ impl Command {
                 | Command::SetGenerator(_)
                 | Command::SetModulus(_)
                 | Command::RequestKeyExchange(_)
-                | Command::HostProtocolVersion(_)
         )
     }
 

@@ -6,6 +6,11 @@
 //! application has not decided the driver sends HOLD (18) instead ([`Session::next_poll`]).
 //! [`Session::stack_requested`] lets the next POLL through; a REJECT (08) returns the note.
 //! Money rule: [`AcceptorEvent::Credit`] only on `EE`, once per note.
+//!
+//! At (re)connect a note may already sit in escrow, left by a host that stopped before
+//! deciding: its customer is gone, so the driver sends REJECT before its first POLL and
+//! reports [`AcceptorEvent::Returned`] at once ([`Session::returned_at_connect`]); the
+//! device's later `ED`/`EC` for that note are not reported again.
 
 use crate::{AcceptorEvent, AcceptorState, Denomination, RejectReason};
 
@@ -31,6 +36,9 @@ pub struct Session {
     escrow: Escrow,
     /// Channel of a note that left escrow backwards (command or timeout).
     returning: Option<u8>,
+    /// A note found in escrow at connect was rejected and already reported returned: the
+    /// `EC` that ends its return is not reported again.
+    returned_at_connect: bool,
     credited: bool,
     reading: bool,
     rejecting: bool,
@@ -58,6 +66,7 @@ impl Session {
             value_multiplier,
             escrow: Escrow::Empty,
             returning: None,
+            returned_at_connect: false,
             credited: false,
             reading: false,
             rejecting: false,
@@ -151,6 +160,26 @@ impl Session {
         matches!(self.escrow, Escrow::Held { .. })
     }
 
+    /// At connect, before the first POLL, REJECT was accepted: a note left in escrow by an
+    /// earlier host is going back to the customer. Returns the event to report now; `fen`
+    /// is the value when this host still knew the note (a reconnect after a lost line),
+    /// otherwise unknown (the device does not repeat its `EF n`).
+    pub fn returned_at_connect(&mut self, fen: Option<u64>) -> AcceptorEvent {
+        self.escrow = Escrow::Empty;
+        self.returning = None;
+        self.returned_at_connect = true;
+        AcceptorEvent::Returned { fen }
+    }
+
+    /// Value of the note this host knows to be in escrow (held, or told to stack but not
+    /// yet seen stacking), if any.
+    pub fn escrow_fen(&self) -> Option<u64> {
+        match self.escrow {
+            Escrow::Held { channel } | Escrow::Accepting { channel } => self.fen(channel),
+            Escrow::Empty => None,
+        }
+    }
+
     /// REJECT was accepted by the device.
     pub fn returned(&mut self) {
         if let Escrow::Held { channel } = self.escrow {
@@ -200,10 +229,13 @@ impl Session {
                     out.push(AcceptorEvent::Reset);
                     self.escrow = Escrow::Empty;
                     self.returning = None;
+                    self.returned_at_connect = false;
                     self.disabled = true;
                     self.device_reset = true;
                 }
                 PollEvent::Read(note) => {
+                    // A new note: the one handed back at connect has left.
+                    self.returned_at_connect = false;
                     let channel = self.note_channel(note);
                     let fen = self.note_fen(note);
                     let still_reading =
@@ -261,6 +293,7 @@ impl Session {
                         Some(channel) => out.push(AcceptorEvent::Returned {
                             fen: self.fen(channel),
                         }),
+                        None if std::mem::take(&mut self.returned_at_connect) => {}
                         None => {
                             out.push(AcceptorEvent::Rejected { reason: None });
                             self.want_reject_code = true;
@@ -447,6 +480,34 @@ mod tests {
                     text: reject_text(2)
                 })
             }]
+        );
+    }
+
+    #[test]
+    fn note_rejected_at_connect_is_reported_returned_once() {
+        let mut s = cny();
+        assert_eq!(
+            s.returned_at_connect(None),
+            AcceptorEvent::Returned { fen: None }
+        );
+        assert_eq!(s.handle_poll(&[PollEvent::Rejecting]), vec![]);
+        assert_eq!(s.handle_poll(&[PollEvent::Rejected]), vec![]);
+        assert!(!s.take_want_reject_code());
+        // The next reject is a new note's and is reported.
+        s.handle_poll(&[PollEvent::Read(NoteRef::Channel(0))]);
+        assert_eq!(
+            s.handle_poll(&[PollEvent::Rejected]),
+            vec![AcceptorEvent::Rejected { reason: None }]
+        );
+        // Nor does a flag left over (the EC never came: reset) swallow a later reject.
+        assert_eq!(
+            s.returned_at_connect(Some(500)),
+            AcceptorEvent::Returned { fen: Some(500) }
+        );
+        s.handle_poll(&[PollEvent::SlaveReset]);
+        assert_eq!(
+            s.handle_poll(&[PollEvent::Rejected]),
+            vec![AcceptorEvent::Rejected { reason: None }]
         );
     }
 

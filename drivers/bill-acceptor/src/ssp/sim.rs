@@ -4,9 +4,10 @@
 //! reply bytes out), [`run`] the async shell.
 //!
 //! Behaviour: answers every command; repeats its last reply to a command that carries the
-//! previous sequence flag; in encrypted mode answers FA to everything but SYNC, HOST
-//! PROTOCOL VERSION and the key exchange until keys are negotiated, then wants every other
-//! command encrypted, discards packets with a wrong eSSP counter; holds a note in escrow
+//! previous sequence flag; in encrypted mode answers FA (KEY NOT SET) to everything but
+//! SYNC and the key exchange (4A, 4B, 4C) from power-up and after every reset until keys
+//! are negotiated, as GA138 describes, then wants every other command encrypted, discards
+//! packets with a wrong eSSP counter; holds a note in escrow
 //! until POLL (accept), REJECT (return) or the escrow timeout without a command (return);
 //! disables itself after 10 s without any command; keeps an event queue for POLL and the
 //! credit-type events for POLL WITH ACK until EVENT ACK.
@@ -702,6 +703,10 @@ mod tests {
         fn new() -> Self {
             let mut config = SimConfig::cny(Protocol::Ssp);
             config.encrypted = false;
+            Self::with(config)
+        }
+
+        fn with(config: SimConfig) -> Self {
             let now = Instant::now();
             Self {
                 dev: Device::new(config, now),
@@ -761,6 +766,30 @@ mod tests {
         // No note in escrow: HOLD and REJECT fail.
         assert_eq!(h.send(&Command::Hold), vec![0xF8]);
         assert_eq!(h.send(&Command::Reject), vec![0xF8]);
+    }
+
+    #[test]
+    fn encrypted_device_answers_key_not_set_to_all_but_sync_and_key_exchange() {
+        let mut h = Host::with(SimConfig::cny(Protocol::Ssp));
+        // From power-up, in clear: FA to every general command, HOST PROTOCOL VERSION too.
+        for command in [
+            Command::HostProtocolVersion(8),
+            Command::SetupRequest,
+            Command::SerialNumber,
+            Command::Poll,
+            Command::Enable,
+            Command::Reject,
+        ] {
+            assert_eq!(h.send(&command), vec![0xFA], "{}", command.name());
+        }
+        assert_eq!(h.send(&Command::Sync), vec![0xF0]);
+        let dh = crypto::HostKeyExchange::new(&mut StdRng::seed_from_u64(7));
+        assert_eq!(h.send(&Command::SetGenerator(dh.generator)), vec![0xF0]);
+        assert_eq!(h.send(&Command::SetModulus(dh.modulus)), vec![0xF0]);
+        let reply = h.send(&Command::RequestKeyExchange(dh.host_intermediate()));
+        assert_eq!(reply.first(), Some(&0xF0));
+        // Keyed now, but general commands must come encrypted: in clear they still get FA.
+        assert_eq!(h.send(&Command::HostProtocolVersion(8)), vec![0xFA]);
     }
 
     #[test]
