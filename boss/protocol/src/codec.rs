@@ -60,6 +60,10 @@ pub struct Envelope {
     pub id: u64,
     /// The message.
     pub body: Body,
+    /// For requests a gateway forwards (the self-service system server, docs/boss-protocol.md
+    /// §10): the kiosk on whose behalf the request is made. Honoured only on a connection
+    /// authenticated with a gateway certificate; absent (and not sent) otherwise.
+    pub on_behalf_of: Option<String>,
 }
 
 impl Envelope {
@@ -69,6 +73,7 @@ impl Envelope {
             v: PROTOCOL_VERSION,
             id,
             body: Body::Request(r),
+            on_behalf_of: None,
         }
     }
     /// A response envelope of this version.
@@ -77,6 +82,7 @@ impl Envelope {
             v: PROTOCOL_VERSION,
             id,
             body: Body::Response(r),
+            on_behalf_of: None,
         }
     }
     /// A push envelope of this version.
@@ -85,6 +91,7 @@ impl Envelope {
             v: PROTOCOL_VERSION,
             id,
             body: Body::Push(p),
+            on_behalf_of: None,
         }
     }
     /// An ack envelope of this version.
@@ -93,8 +100,17 @@ impl Envelope {
             v: PROTOCOL_VERSION,
             id,
             body: Body::Ack(a),
+            on_behalf_of: None,
         }
     }
+    /// The same envelope, sent on behalf of `kiosk_id` (a gateway forwarding a kiosk's
+    /// request).
+    #[must_use]
+    pub fn on_behalf_of(mut self, kiosk_id: impl Into<String>) -> Self {
+        self.on_behalf_of = Some(kiosk_id.into());
+        self
+    }
+
     /// The envelope's kind.
     pub fn kind(&self) -> Kind {
         match self.body {
@@ -111,6 +127,8 @@ struct RawOut<'a, B: Serialize> {
     v: u16,
     id: u64,
     kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<&'a str>,
     body: &'a B,
 }
 
@@ -119,6 +137,8 @@ struct RawIn {
     v: u16,
     id: u64,
     kind: Kind,
+    #[serde(default)]
+    on_behalf_of: Option<String>,
     body: serde_json::Value,
 }
 
@@ -134,6 +154,73 @@ pub enum EncodeError {
     TooLarge(usize),
 }
 
+/// A JSON parse error without the values it was about. serde_json's own message can quote
+/// the offending value (`invalid type: integer `13812341234`, expected a string`) and a
+/// body carries phone and ID numbers, so only the kind of problem, the field and variant
+/// names serde reports, and the position are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    what: String,
+    line: usize,
+    column: usize,
+}
+
+impl JsonError {
+    /// What was wrong, without values: `missing field `msisdn``, `invalid type or value`, …
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl From<serde_json::Error> for JsonError {
+    fn from(e: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let message = e.to_string();
+        // serde_json appends " at line L column C"; the rest is serde's message.
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m);
+        let names_only = [
+            "missing field",
+            "unknown field",
+            "unknown variant",
+            "duplicate field",
+        ];
+        let what = match e.classify() {
+            Category::Io => "I/O error".to_owned(),
+            Category::Syntax => "not valid JSON".to_owned(),
+            Category::Eof => "JSON ends too early".to_owned(),
+            Category::Data if names_only.iter().any(|p| message.starts_with(p)) => {
+                // `unknown variant `x`, expected one of …`: the names, not the list.
+                message
+                    .split(", expected")
+                    .next()
+                    .unwrap_or(message)
+                    .to_owned()
+            }
+            Category::Data => "invalid type or value".to_owned(),
+        };
+        Self {
+            what,
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)?;
+        // Errors from an already parsed value (a body) have no position.
+        if self.line > 0 {
+            write!(f, " at line {} column {}", self.line, self.column)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for JsonError {}
+
 /// Why received bytes could not be turned into an envelope.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -145,7 +232,7 @@ pub enum DecodeError {
     /// The payload is not a JSON envelope (`v`, `id`, `kind`, `body`); the stream stays in
     /// sync, but the peer is broken: close.
     #[error("payload is not an envelope")]
-    NotAnEnvelope(#[source] serde_json::Error),
+    NotAnEnvelope(#[source] JsonError),
     /// The envelope's version is not [`PROTOCOL_VERSION`]; answer `unsupported_version`
     /// (for a request) and close.
     #[error("unsupported protocol version {v}")]
@@ -157,8 +244,18 @@ pub enum DecodeError {
         /// The envelope kind.
         kind: Kind,
     },
-    /// The envelope is fine but its body does not parse (unknown `op`, missing field);
-    /// answer a request with `bad_request`/`unknown_op`, then continue.
+    /// A request whose `op` this protocol version does not know; answer `unknown_op`,
+    /// then continue (docs/boss-protocol.md §3).
+    #[error("unknown request op {op:?} (id {id})")]
+    UnknownOp {
+        /// The envelope id, to address the error answer.
+        id: u64,
+        /// The op as received.
+        op: String,
+    },
+    /// The envelope is fine but its body does not parse (missing or mistyped field, no
+    /// `op`; for responses, pushes and acks also an unknown `op`); answer a request with
+    /// `bad_request`, then continue.
     #[error("invalid {kind:?} body (id {id})")]
     BadBody {
         /// The envelope id, to address the error answer.
@@ -167,45 +264,53 @@ pub enum DecodeError {
         kind: Kind,
         /// The body's `op` if it had one.
         op: Option<String>,
-        /// The parse error.
+        /// The parse error (values left out).
         #[source]
-        source: serde_json::Error,
+        source: JsonError,
     },
 }
 
 impl DecodeError {
     /// Whether the connection can go on after this error.
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, DecodeError::BadBody { .. })
+        matches!(
+            self,
+            DecodeError::BadBody { .. } | DecodeError::UnknownOp { .. }
+        )
     }
 }
 
 /// Serialises an envelope to its JSON payload (without the length header).
 pub fn to_json(env: &Envelope) -> Result<Vec<u8>, EncodeError> {
     let (v, id, kind) = (env.v, env.id, env.kind());
+    let on_behalf_of = env.on_behalf_of.as_deref();
     let r = match &env.body {
         Body::Request(b) => serde_json::to_vec(&RawOut {
             v,
             id,
             kind,
+            on_behalf_of,
             body: b,
         }),
         Body::Response(b) => serde_json::to_vec(&RawOut {
             v,
             id,
             kind,
+            on_behalf_of,
             body: b,
         }),
         Body::Push(b) => serde_json::to_vec(&RawOut {
             v,
             id,
             kind,
+            on_behalf_of,
             body: b,
         }),
         Body::Ack(b) => serde_json::to_vec(&RawOut {
             v,
             id,
             kind,
+            on_behalf_of,
             body: b,
         }),
     };
@@ -227,7 +332,8 @@ pub fn encode(env: &Envelope) -> Result<Vec<u8>, EncodeError> {
 
 /// Parses one JSON payload (without header) into an envelope.
 pub fn from_json(payload: &[u8]) -> Result<Envelope, DecodeError> {
-    let raw: RawIn = serde_json::from_slice(payload).map_err(DecodeError::NotAnEnvelope)?;
+    let raw: RawIn =
+        serde_json::from_slice(payload).map_err(|e| DecodeError::NotAnEnvelope(e.into()))?;
     if raw.v != PROTOCOL_VERSION {
         return Err(DecodeError::UnsupportedVersion {
             v: raw.v,
@@ -244,14 +350,24 @@ pub fn from_json(payload: &[u8]) -> Result<Envelope, DecodeError> {
     .flatten()
     .find_map(|o| o.as_str())
     .map(str::to_owned);
-    let bad = |source| DecodeError::BadBody {
+    let bad = |source: serde_json::Error| DecodeError::BadBody {
         id: raw.id,
         kind: raw.kind,
         op: op.clone(),
-        source,
+        source: source.into(),
     };
     let body = match raw.kind {
-        Kind::Request => Body::Request(serde_json::from_value(raw.body).map_err(bad)?),
+        Kind::Request => match serde_json::from_value(raw.body) {
+            Ok(request) => Body::Request(request),
+            Err(source) => {
+                return Err(match op {
+                    Some(op) if !Request::is_known_op(&op) => {
+                        DecodeError::UnknownOp { id: raw.id, op }
+                    }
+                    _ => bad(source),
+                });
+            }
+        },
         Kind::Response => Body::Response(serde_json::from_value(raw.body).map_err(bad)?),
         Kind::Push => Body::Push(serde_json::from_value(raw.body).map_err(bad)?),
         Kind::Ack => Body::Ack(serde_json::from_value(raw.body).map_err(bad)?),
@@ -260,6 +376,7 @@ pub fn from_json(payload: &[u8]) -> Result<Envelope, DecodeError> {
         v: raw.v,
         id: raw.id,
         body,
+        on_behalf_of: raw.on_behalf_of,
     })
 }
 
@@ -397,29 +514,79 @@ mod tests {
         assert!(matches!(d.next_frame(), Err(DecodeError::BadLength(0))));
     }
 
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut out = u32::try_from(payload.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(payload);
+        out
+    }
+
     #[test]
     fn unknown_op_keeps_id_and_stream_in_sync() {
         let payload = br#"{"v":1,"id":9,"kind":"request","body":{"op":"teleport","to":"mars"}}"#;
         let mut d = FrameDecoder::new();
-        d.extend(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-        d.extend(payload);
+        d.extend(&frame(payload));
         d.extend(&encode(&recharge()).unwrap());
         match d.next_frame() {
-            Err(
-                e @ DecodeError::BadBody {
-                    id: 9,
-                    kind: Kind::Request,
-                    ..
-                },
-            ) => {
+            Err(e @ DecodeError::UnknownOp { id: 9, .. }) => {
                 assert!(e.is_recoverable());
-                if let DecodeError::BadBody { op, .. } = e {
-                    assert_eq!(op.as_deref(), Some("teleport"));
+                if let DecodeError::UnknownOp { op, .. } = e {
+                    assert_eq!(op, "teleport");
                 }
             }
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(d.next_frame().unwrap(), Some(recharge()));
+    }
+
+    #[test]
+    fn a_known_op_that_does_not_parse_is_a_bad_body_not_an_unknown_op() {
+        // Known op, field missing / of the wrong type; no op at all; op not a string.
+        for payload in [
+            &br#"{"v":1,"id":3,"kind":"request","body":{"op":"recharge","txn_id":"T1"}}"#[..],
+            br#"{"v":1,"id":3,"kind":"request","body":{"op":"recharge","txn_id":"T1","msisdn":13812341234,"amount_fen":1}}"#,
+            br#"{"v":1,"id":3,"kind":"request","body":{"txn_id":"T1"}}"#,
+            br#"{"v":1,"id":3,"kind":"request","body":{"op":7}}"#,
+            br#"{"v":1,"id":3,"kind":"request","body":"recharge"}"#,
+        ] {
+            match from_json(payload) {
+                Err(
+                    e @ DecodeError::BadBody {
+                        id: 3,
+                        kind: Kind::Request,
+                        ..
+                    },
+                ) => assert!(e.is_recoverable()),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(payload)),
+            }
+        }
+        // The error keeps what was wrong and where, never the value: a number sent as a
+        // number instead of a string is not quoted.
+        let payload = br#"{"v":1,"id":3,"kind":"request","body":{"op":"recharge","txn_id":"T1","msisdn":13812341234,"amount_fen":1}}"#;
+        let Err(e) = from_json(payload) else {
+            panic!("parsed")
+        };
+        let chain = format!("{e} {e:?} {}", std::error::Error::source(&e).unwrap());
+        assert!(!chain.contains("13812341234"), "{chain}");
+        assert!(chain.contains("invalid type or value"), "{chain}");
+        let e = from_json(b"{\"v\":1,").unwrap_err();
+        assert_eq!(
+            std::error::Error::source(&e).unwrap().to_string(),
+            "JSON ends too early at line 1 column 7"
+        );
+        let payload = br#"{"v":1,"id":3,"kind":"request","body":{"op":"recharge","txn_id":"T1"}}"#;
+        let Err(DecodeError::BadBody { source, .. }) = from_json(payload) else {
+            panic!("parsed")
+        };
+        assert_eq!(source.what(), "missing field `msisdn`");
+        // An unknown op in a response stays a bad body: only requests are answered.
+        let payload = br#"{"v":1,"id":4,"kind":"response","body":{"ok":{"op":"teleport"}}}"#;
+        assert!(matches!(
+            from_json(payload),
+            Err(DecodeError::BadBody {
+                kind: Kind::Response,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -433,6 +600,22 @@ mod tests {
                 kind: Kind::Request
             })
         ));
+    }
+
+    #[test]
+    fn on_behalf_of_travels_only_when_set() {
+        let plain = String::from_utf8(to_json(&recharge()).unwrap()).unwrap();
+        assert!(
+            !plain.contains("on_behalf_of"),
+            "kiosk envelopes are unchanged"
+        );
+        let fwd = recharge().on_behalf_of("K0001");
+        let json = String::from_utf8(to_json(&fwd).unwrap()).unwrap();
+        assert!(
+            json.starts_with(r#"{"v":1,"id":42,"kind":"request","on_behalf_of":"K0001","body":"#),
+            "{json}"
+        );
+        assert_eq!(from_json(json.as_bytes()).unwrap(), fwd);
     }
 
     #[test]

@@ -151,6 +151,13 @@ pub struct ErrorBody {
     /// For `busy`/`unavailable`: wait at least this long before retrying.
     #[serde(default)]
     pub retry_after_ms: Option<u64>,
+    /// For `auth_failed`: how many more tries before authentication is locked (added in
+    /// 1.1; absent when the server does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u32>,
+    /// For `auth_locked`: until when (UTC ms), when the server knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_until_ms: Option<i64>,
 }
 
 impl ErrorBody {
@@ -160,6 +167,8 @@ impl ErrorBody {
             code,
             message: message.into(),
             retry_after_ms: None,
+            tries_left: None,
+            locked_until_ms: None,
         }
     }
 }

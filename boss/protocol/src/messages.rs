@@ -59,6 +59,8 @@ pub enum Request {
     RealNameCheck(RealNameCheck),
     /// Compare a live photo with the ID card photo (人证比对).
     FaceCompare(FaceCompare),
+    /// Plans a new subscriber may join, with the first month's fee if joining today.
+    PlanCatalogue(PlanCatalogueQuery),
     /// Search the number pool (选号).
     NumberSearch(NumberSearch),
     /// Reserve a pool number for a short time (预占).
@@ -84,6 +86,46 @@ pub enum Request {
 }
 
 impl Request {
+    /// Every request `op` of this protocol version, as on the wire (the values of
+    /// [`Request::op`]). A request naming another op is answered `unknown_op`.
+    pub const OPS: &'static [&'static str] = &[
+        "hello",
+        "heartbeat",
+        "subscriber_lookup",
+        "auth_password",
+        "sms_code_request",
+        "sms_code_verify",
+        "auth_id_card",
+        "recharge",
+        "txn_status",
+        "reversal",
+        "current_plan",
+        "eligible_plans",
+        "plan_change",
+        "monthly_bill",
+        "itemised_records",
+        "invoice_data",
+        "real_name_check",
+        "face_compare",
+        "plan_catalogue",
+        "number_search",
+        "number_reserve",
+        "number_release",
+        "new_sim_order",
+        "sim_script",
+        "activate_sim",
+        "cancel_order",
+        "replacement_sim",
+        "real_name_reregister",
+        "journal_upload",
+        "reconcile",
+    ];
+
+    /// Whether `op` names a request of this protocol version.
+    pub fn is_known_op(op: &str) -> bool {
+        Self::OPS.contains(&op)
+    }
+
     /// The wire name of the operation (`"recharge"`, …).
     pub fn op(&self) -> &'static str {
         match self {
@@ -105,6 +147,7 @@ impl Request {
             Request::InvoiceData(_) => "invoice_data",
             Request::RealNameCheck(_) => "real_name_check",
             Request::FaceCompare(_) => "face_compare",
+            Request::PlanCatalogue(_) => "plan_catalogue",
             Request::NumberSearch(_) => "number_search",
             Request::NumberReserve(_) => "number_reserve",
             Request::NumberRelease(_) => "number_release",
@@ -267,7 +310,7 @@ pub struct LastError {
 }
 
 /// `heartbeat`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
     /// The kiosk's clock (UTC ms).
     pub kiosk_time_ms: i64,
@@ -282,6 +325,19 @@ pub struct Heartbeat {
     /// Last error, if any since start.
     #[serde(default)]
     pub last_error: Option<LastError>,
+    /// Software name and version (`telekiosk/0.2.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
+    /// Version of the configuration bundle the kiosk runs (0: its own file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
+    /// The kiosk's state: `starting`, `in_service`, `out_of_service`, `locked`, `closed`
+    /// (outside business hours), `technician`, `stopping`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiosk_state: Option<String>,
+    /// Why it is out of service, when it is (no personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_detail: Option<String>,
 }
 
 /// `heartbeat` answer.
@@ -397,8 +453,10 @@ pub struct SmsCodeVerify {
     pub token: Option<AuthToken>,
 }
 
-/// Text of a second-generation ID card (居民身份证) as read by the kiosk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Text of a second-generation ID card (居民身份证) as read by the kiosk. `Debug` shows the
+/// masked name and number and the validity only: the birth date is the part of the number
+/// its mask hides, and the address, sex and ethnicity stay out of logs too.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdCard {
     /// Name (姓名).
     pub name: PersonalText,
@@ -420,6 +478,17 @@ pub struct IdCard {
     /// Last day of validity `YYYY-MM-DD`; `None` for 长期 (no expiry).
     #[serde(default)]
     pub valid_until: Option<String>,
+}
+
+impl std::fmt::Debug for IdCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdCard")
+            .field("name", &self.name)
+            .field("id_number", &self.id_number)
+            .field("valid_from", &self.valid_from)
+            .field("valid_until", &self.valid_until)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `auth_id_card`.
@@ -845,6 +914,44 @@ pub struct FaceResult {
     pub threshold: u16,
     /// Verdict.
     pub verdict: FaceVerdict,
+}
+
+/// `plan_catalogue` (protocol 1.2): the plans open to new subscribers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanCatalogueQuery {
+    /// Only plans allowed with this pool number (a premium number needs a dearer plan).
+    #[serde(default)]
+    pub msisdn: Option<Msisdn>,
+}
+
+/// How a plan charges its first month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FirstMonthRule {
+    /// A package: joining on the 1st–15th pays the full month, from the 16th half.
+    Package,
+    /// Charged by the day for the days left in the month.
+    ProRata,
+}
+
+/// A plan a new subscriber may choose, with what joining today costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CataloguePlan {
+    /// The plan.
+    pub plan: Plan,
+    /// How its first month is charged.
+    pub first_month_rule: FirstMonthRule,
+    /// The first month's fee if the order is placed today, fen (the least prepaid amount).
+    pub first_month_fee_fen: u64,
+}
+
+/// `plan_catalogue` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanCatalogue {
+    /// The operator's business day the fees are for, `YYYY-MM-DD`.
+    pub day: String,
+    /// Plans open to new orders (and allowed with `msisdn`, if given).
+    pub plans: Vec<CataloguePlan>,
 }
 
 /// `number_search`.
@@ -1283,6 +1390,8 @@ pub enum Response {
     RealNameCheck(RealNameOk),
     /// to `face_compare`
     FaceCompare(FaceResult),
+    /// to `plan_catalogue`
+    PlanCatalogue(PlanCatalogue),
     /// to `number_search`
     NumberSearch(NumberList),
     /// to `number_reserve`
@@ -1329,6 +1438,7 @@ impl Response {
             Response::InvoiceData(_) => "invoice_data",
             Response::RealNameCheck(_) => "real_name_check",
             Response::FaceCompare(_) => "face_compare",
+            Response::PlanCatalogue(_) => "plan_catalogue",
             Response::NumberSearch(_) => "number_search",
             Response::NumberReserve(_) => "number_reserve",
             Response::NumberRelease(_) => "number_release",
@@ -1393,6 +1503,10 @@ pub struct ConfigBundle {
     pub version: u64,
     /// The configuration document (schema in docs/config.md), opaque to this protocol.
     pub config: serde_json::Value,
+    /// Head office's ed25519 signature over the version and the document (base64; how it
+    /// is computed: docs/boss-protocol.md §8). A kiosk rejects an unsigned bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// `lock` push (and `locked` in the hello answer).
@@ -1441,4 +1555,46 @@ pub struct Ack {
     /// For `diagnostics_request`: the collected report (free-form JSON object, no personal data).
     #[serde(default)]
     pub diagnostics: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_requests_with_an_id_card_shows_no_personal_data() {
+        let id = IdCard {
+            name: PersonalText::new("王小明"),
+            id_number: IdNumber::new("42010619900101123X"),
+            sex: "男".into(),
+            ethnicity: "汉".into(),
+            birth_date: "1990-01-01".into(),
+            address: PersonalText::new("湖北省武汉市洪山区珞喻路1号"),
+            issuer: "武汉市公安局洪山分局".into(),
+            valid_from: "2015-01-01".into(),
+            valid_until: Some("2035-01-01".into()),
+        };
+        let request = Request::AuthIdCard(AuthIdCard {
+            msisdn: Msisdn::new("13812341234"),
+            id: id.clone(),
+            face_check_id: None,
+        });
+        let shown = format!("{request:?} {request:#?}");
+        for secret in [
+            "王小明",
+            "42010619900101123X",
+            "1990-01-01",
+            "19900101",
+            "珞喻路",
+            "洪山",
+            "13812341234",
+        ] {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+        assert!(shown.contains("420106********123X"), "{shown}");
+        assert!(shown.contains("王**"), "{shown}");
+        // The wire still carries everything.
+        let json = serde_json::to_string(&id).unwrap();
+        assert!(json.contains("42010619900101123X") && json.contains("1990-01-01"));
+    }
 }

@@ -29,6 +29,13 @@ use time::{Duration, OffsetDateTime};
 /// Prefix of the SAN URI that carries the kiosk id.
 pub const KIOSK_URI_PREFIX: &str = "urn:telekiosk:kiosk:";
 
+/// Prefix of the SAN URI that carries a gateway's id (the self-service system server that
+/// forwards kiosks' requests to the business system, docs/boss-protocol.md §10).
+pub const GATEWAY_URI_PREFIX: &str = "urn:telekiosk:gateway:";
+
+/// Id of the gateway certificate the development PKI issues.
+pub const DEV_GATEWAY_ID: &str = "hq";
+
 /// File names inside a PKI folder (e.g. `certs/dev/`).
 pub mod files {
     /// Operator CA certificate (may hold several during a CA rollover); the kiosk's trust anchor.
@@ -45,6 +52,16 @@ pub mod files {
     pub const KIOSK_CA_KEY: &str = "kiosk-ca.key.pem";
     /// Folder of per-kiosk `<ID>.pem` / `<ID>.key.pem`.
     pub const KIOSKS_DIR: &str = "kiosks";
+    /// Gateway CA certificate(s): the business system trusts client certificates from it as
+    /// gateways that may name the kiosk they forward for (`on_behalf_of`).
+    pub const GATEWAY_CA: &str = "gateway-ca.pem";
+    /// Gateway CA private key (development only).
+    pub const GATEWAY_CA_KEY: &str = "gateway-ca.key.pem";
+    /// The gateway's (self-service system server's) client certificate towards the business
+    /// system.
+    pub const GATEWAY_CERT: &str = "gateway.pem";
+    /// The gateway's private key.
+    pub const GATEWAY_KEY: &str = "gateway.key.pem";
 }
 
 /// Why a PKI operation failed.
@@ -229,6 +246,23 @@ impl Authority {
     pub fn issue_kiosk(&self, kiosk_id: &str, validity: Validity) -> Result<Issued, PkiError> {
         self.issue(kiosk_params(kiosk_id)?, validity)
     }
+
+    /// A gateway's client certificate: CN = id, SAN URI `urn:telekiosk:gateway:<id>`. Issue
+    /// it from a gateway CA only (never from the kiosk CA).
+    pub fn issue_gateway(&self, gateway_id: &str, validity: Validity) -> Result<Issued, PkiError> {
+        if !is_valid_kiosk_id(gateway_id) {
+            return Err(PkiError::InvalidKioskId(gateway_id.to_owned()));
+        }
+        let mut p = CertificateParams::new(Vec::<String>::new())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, gateway_id);
+        dn.push(DnType::OrganizationName, "telekiosk gateway");
+        p.distinguished_name = dn;
+        let uri = format!("{GATEWAY_URI_PREFIX}{gateway_id}");
+        p.subject_alt_names = vec![SanType::URI(uri.try_into()?)];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(p, validity)
+    }
 }
 
 impl Authority {
@@ -379,6 +413,12 @@ pub fn generate_dev(dir: &Path, kiosk_ids: &[&str]) -> Result<DevPki, PkiError> 
         write(&cp, &c.cert_pem, false)?;
         write(&kp, &c.key_pem, true)?;
     }
+    let gca = Authority::new("telekiosk dev gateway CA")?;
+    let gw = gca.issue_gateway(DEV_GATEWAY_ID, Validity::Days(825))?;
+    write(&dir.join(files::GATEWAY_CA), gca.cert_pem(), false)?;
+    write(&dir.join(files::GATEWAY_CA_KEY), gca.key_pem(), true)?;
+    write(&dir.join(files::GATEWAY_CERT), &gw.cert_pem, false)?;
+    write(&dir.join(files::GATEWAY_KEY), &gw.key_pem, true)?;
     Ok(DevPki {
         dir: dir.to_owned(),
         kiosk_ids: kiosk_ids.iter().map(|s| (*s).to_owned()).collect(),
@@ -467,6 +507,94 @@ pub fn server_config_from_dir(dir: &Path) -> Result<Arc<ServerConfig>, PkiError>
     )
 }
 
+/// The business system's TLS configuration from a PKI folder when it also serves gateways:
+/// client certificates from the kiosk CA or, if `gateway-ca.pem` is present, the gateway CA.
+/// Which of the two a peer is decides [`GatewayCheck`] after the handshake.
+pub fn boss_server_config_from_dir(dir: &Path) -> Result<Arc<ServerConfig>, PkiError> {
+    let mut cas = load_certs(&dir.join(files::KIOSK_CA))?;
+    let gw = dir.join(files::GATEWAY_CA);
+    if gw.exists() {
+        cas.extend(load_certs(&gw)?);
+    }
+    server_config(
+        load_certs(&dir.join(files::SERVER_CERT))?,
+        load_key(&dir.join(files::SERVER_KEY))?,
+        &cas,
+    )
+}
+
+/// The gateway's TLS configuration towards the business system: TLS 1.3, the operator CA
+/// pinned, the gateway certificate presented (files of a PKI folder).
+pub fn gateway_client_config_from_dir(dir: &Path) -> Result<Arc<ClientConfig>, PkiError> {
+    client_config(
+        &load_certs(&dir.join(files::OPERATOR_CA))?,
+        load_certs(&dir.join(files::GATEWAY_CERT))?,
+        load_key(&dir.join(files::GATEWAY_KEY))?,
+    )
+}
+
+/// Tells a gateway from a kiosk after the handshake: a peer whose chain verifies against the
+/// gateway CA(s) — and only those — is a gateway, named by its SAN URI
+/// `urn:telekiosk:gateway:<ID>`. A certificate from the kiosk CA never passes, whatever
+/// names it carries.
+pub struct GatewayCheck {
+    verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+}
+
+impl std::fmt::Debug for GatewayCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayCheck").finish_non_exhaustive()
+    }
+}
+
+impl GatewayCheck {
+    /// A check against these gateway CA certificates.
+    pub fn new(gateway_cas: &[CertificateDer<'static>]) -> Result<Self, PkiError> {
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots(gateway_cas)?), provider())
+                .build()?;
+        Ok(Self { verifier })
+    }
+
+    /// The check for a PKI folder's `gateway-ca.pem`; `None` when the folder has none (no
+    /// gateway is then recognised).
+    pub fn from_dir(dir: &Path) -> Result<Option<Self>, PkiError> {
+        let path = dir.join(files::GATEWAY_CA);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Self::new(&load_certs(&path)?).map(Some)
+    }
+
+    /// The gateway id of a verified peer chain (leaf first), or `None` for a non-gateway.
+    pub fn identify(&self, chain: &[CertificateDer<'_>]) -> Option<String> {
+        let (leaf, rest) = chain.split_first()?;
+        let now = rustls_pki_types::UnixTime::now();
+        self.verifier.verify_client_cert(leaf, rest, now).ok()?;
+        gateway_id_from_cert(leaf).ok()
+    }
+}
+
+/// The gateway id a certificate names in its SAN URI `urn:telekiosk:gateway:<ID>`.
+pub fn gateway_id_from_cert(cert: &CertificateDer<'_>) -> Result<String, PkiError> {
+    let (_, x) =
+        x509_parser::parse_x509_certificate(cert.as_ref()).map_err(|_| PkiError::BadCertificate)?;
+    if let Ok(Some(san)) = x.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::URI(uri) = name
+                && let Some(id) = uri.strip_prefix(GATEWAY_URI_PREFIX)
+            {
+                return if is_valid_kiosk_id(id) {
+                    Ok(id.to_owned())
+                } else {
+                    Err(PkiError::InvalidKioskId(id.to_owned()))
+                };
+            }
+        }
+    }
+    Err(PkiError::NoKioskId)
+}
+
 /// [`client_config`] for one kiosk from the files of a PKI folder.
 pub fn client_config_from_dir(dir: &Path, kiosk_id: &str) -> Result<Arc<ClientConfig>, PkiError> {
     let (cp, kp) = DevPki::kiosk_paths(dir, kiosk_id);
@@ -545,6 +673,26 @@ mod tests {
     }
 
     #[test]
+    fn only_the_gateway_ca_makes_a_gateway() {
+        let kca = Authority::new("kiosk CA").unwrap();
+        let gca = Authority::new("gateway CA").unwrap();
+        let check = GatewayCheck::new(&[gca.cert().clone()]).unwrap();
+        let gw = gca.issue_gateway("hq", Validity::Days(1)).unwrap();
+        assert_eq!(
+            check.identify(std::slice::from_ref(&gw.cert)).as_deref(),
+            Some("hq")
+        );
+        // A kiosk certificate is no gateway, and neither is a gateway-looking certificate
+        // from the kiosk CA.
+        let k = kca.issue_kiosk("K0001", Validity::Days(1)).unwrap();
+        assert_eq!(check.identify(std::slice::from_ref(&k.cert)), None);
+        let forged = kca.issue_gateway("hq", Validity::Days(1)).unwrap();
+        assert_eq!(check.identify(std::slice::from_ref(&forged.cert)), None);
+        let expired = gca.issue_gateway("hq", Validity::Expired).unwrap();
+        assert_eq!(check.identify(std::slice::from_ref(&expired.cert)), None);
+    }
+
+    #[test]
     fn authority_reloads_from_pem() {
         let ca = Authority::new("kiosk CA").unwrap();
         let again = Authority::from_pem(ca.cert_pem(), ca.key_pem()).unwrap();
@@ -559,7 +707,12 @@ mod tests {
         let pki = generate_dev(&dir, &["K0001", "K0002"]).unwrap();
         assert_eq!(pki.kiosk_ids, vec!["K0001", "K0002"]);
         server_config_from_dir(&dir).unwrap();
+        boss_server_config_from_dir(&dir).unwrap();
         client_config_from_dir(&dir, "K0002").unwrap();
+        gateway_client_config_from_dir(&dir).unwrap();
+        let gw = load_certs(&dir.join(files::GATEWAY_CERT)).unwrap();
+        let check = GatewayCheck::from_dir(&dir).unwrap().unwrap();
+        assert_eq!(check.identify(&gw).as_deref(), Some(DEV_GATEWAY_ID));
         let (cp, _) = DevPki::kiosk_paths(&dir, "K0002");
         let c = load_certs(&cp).unwrap();
         assert_eq!(kiosk_id_from_cert(&c[0]).unwrap(), "K0002");

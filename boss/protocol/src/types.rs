@@ -3,24 +3,15 @@
 //! Personal data (phone numbers, ID numbers, names, addresses, secrets, photos) travel in
 //! full on the wire — the operator needs them — but their `Debug`/`Display` output is masked,
 //! so a message that ends up in a log never shows them. Photos print as their length only.
+//! The masks are the workspace's one masking module, `telekiosk-privacy`: `138****1234`,
+//! `110101********123X`, `张**`.
 
 use std::fmt;
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Keeps the first `head` and last `tail` characters, stars in between.
-fn mask(s: &str, head: usize, tail: usize) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= head + tail {
-        return "*".repeat(chars.len().max(1));
-    }
-    let mut out = String::with_capacity(chars.len());
-    out.extend(chars.iter().take(head));
-    out.extend(std::iter::repeat_n('*', chars.len() - head - tail));
-    out.extend(chars.iter().skip(chars.len() - tail));
-    out
-}
+use telekiosk_privacy::{mask_id_number, mask_name, mask_phone};
 
 /// A subscriber's phone number (手机号码, MSISDN), 11 digits without country code.
 /// Prints masked (`138****1234`).
@@ -39,7 +30,7 @@ impl Msisdn {
     }
     /// `138****1234`.
     pub fn masked(&self) -> String {
-        mask(&self.0, 3, 4)
+        mask_phone(&self.0)
     }
     /// True for 11 ASCII digits starting with `1`.
     pub fn is_well_formed(&self) -> bool {
@@ -57,7 +48,8 @@ impl fmt::Display for Msisdn {
     }
 }
 
-/// A resident ID number (公民身份号码), 18 characters. Prints masked (`4201**********1234`).
+/// A resident ID number (公民身份号码), 18 characters. Prints masked, first 6 and last 4
+/// kept (`110101********123X`).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct IdNumber(pub String);
@@ -71,9 +63,15 @@ impl IdNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// `4201**********1234`.
+    /// `110101********123X`.
     pub fn masked(&self) -> String {
-        mask(&self.0, 4, 4)
+        mask_id_number(&self.0)
+    }
+}
+impl Drop for IdNumber {
+    /// Personal data is overwritten before its memory is given back.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 impl fmt::Debug for IdNumber {
@@ -87,8 +85,9 @@ impl fmt::Display for IdNumber {
     }
 }
 
-/// A person's name or another personal free text (address). Prints with all but the last
-/// character starred (`*小明`), the way the operator shows an owner's name.
+/// A person's name or another personal free text (address) the kiosk sends. Prints with
+/// only its first character kept (`张**`), the workspace's mask for names; an address
+/// shows no more than its first character either.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PersonalText(pub String);
@@ -102,16 +101,15 @@ impl PersonalText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// `*小明` for `王小明`: first character starred (two-character names keep the last).
+    /// `王**` for `王小明`.
     pub fn masked(&self) -> String {
-        let n = self.0.chars().count();
-        if n <= 1 {
-            return "*".to_owned();
-        }
-        let keep = if n >= 3 { n - 1 } else { 1 };
-        let mut out: String = std::iter::repeat_n('*', n - keep).collect();
-        out.extend(self.0.chars().skip(n - keep));
-        out
+        mask_name(&self.0)
+    }
+}
+impl Drop for PersonalText {
+    /// Personal data is overwritten before its memory is given back.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 impl fmt::Debug for PersonalText {
@@ -120,7 +118,8 @@ impl fmt::Debug for PersonalText {
     }
 }
 
-/// A secret typed by the customer (service password, SMS code). Prints as `***`.
+/// A secret typed by the customer (service password, SMS code). Prints as `***`; wiped
+/// from memory when dropped.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(pub String);
@@ -140,6 +139,12 @@ impl fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
+impl Drop for Secret {
+    /// The digits are overwritten before the memory goes back to the allocator.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 /// An authentication token issued by the business system after a successful
 /// authentication; opaque to the kiosk. Prints with only its last 4 characters.
@@ -148,7 +153,13 @@ impl fmt::Debug for Secret {
 pub struct AuthToken(pub String);
 impl fmt::Debug for AuthToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AuthToken({})", mask(&self.0, 0, 4))
+        // A bearer credential: only its last 4 characters, nothing of a short one.
+        let n = self.0.chars().count();
+        if n <= 4 {
+            return write!(f, "AuthToken({})", "*".repeat(n.max(1)));
+        }
+        let tail: String = self.0.chars().skip(n - 4).collect();
+        write!(f, "AuthToken({}{tail})", "*".repeat(n - 4))
     }
 }
 
@@ -179,6 +190,13 @@ impl fmt::Display for TxnId {
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Blob(pub Vec<u8>);
 
+impl Drop for Blob {
+    /// Blobs carry photos (the live face, the ID card's chip photo): overwritten before
+    /// their memory is given back.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self.0.as_mut_slice());
+    }
+}
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Blob({} bytes)", self.0.len())
@@ -199,13 +217,16 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
-/// Bytes shown as hex on the wire (APDUs): upper-case, no separators.
+/// Bytes shown as hex on the wire (APDUs): upper-case, no separators. `Debug` shows at
+/// most the first 4 bytes (an APDU's CLA INS P1 P2) and the length: a personalisation
+/// APDU's data is the subscriber's (number, IMSI, keys).
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct HexBytes(pub Vec<u8>);
 
 impl fmt::Debug for HexBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HexBytes({})", to_hex(&self.0))
+        let head = self.0.get(..4).unwrap_or(&self.0);
+        write!(f, "HexBytes({}.., {} bytes)", to_hex(head), self.0.len())
     }
 }
 fn to_hex(b: &[u8]) -> String {
@@ -283,10 +304,32 @@ mod tests {
         assert_eq!(Msisdn::new("13812341234").masked(), "138****1234");
         assert_eq!(
             IdNumber::new("420106199001011234").masked(),
-            "4201**********1234"
+            "420106********1234"
         );
-        assert_eq!(PersonalText::new("王小明").masked(), "*小明");
-        assert_eq!(PersonalText::new("王明").masked(), "*明");
+        assert_eq!(
+            IdNumber::new("11010119900307123X").to_string(),
+            "110101********123X"
+        );
+        assert_eq!(
+            format!("{:?}", IdNumber::new("11010119900307123X")),
+            "IdNumber(110101********123X)"
+        );
+        assert_eq!(PersonalText::new("王小明").masked(), "王**");
+        assert_eq!(PersonalText::new("王明").masked(), "王*");
+        assert_eq!(
+            format!("{:?}", PersonalText::new("湖北省武汉市洪山区珞喻路1号")),
+            "PersonalText(湖*************)"
+        );
+        assert_eq!(
+            format!("{:?}", AuthToken("abcdef123456".into())),
+            "AuthToken(********3456)"
+        );
+        assert_eq!(format!("{:?}", AuthToken("1234".into())), "AuthToken(****)");
+        // An EF_MSISDN update: header and length, not the number inside.
+        let apdu = HexBytes(vec![
+            0x00, 0xDC, 0x01, 0x04, 0x08, 0x91, 0x68, 0x31, 0x08, 0x10, 0x83, 0x00, 0xF0,
+        ]);
+        assert_eq!(format!("{apdu:?}"), "HexBytes(00DC0104.., 13 bytes)");
         assert_eq!(format!("{:?}", Secret::new("123456")), "Secret(***)");
         assert_eq!(format!("{:?}", Blob(vec![0; 5])), "Blob(5 bytes)");
         assert!(!format!("{:?}", Msisdn::new("13812341234")).contains("13812341234"));

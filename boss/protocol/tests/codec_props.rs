@@ -99,6 +99,10 @@ fn requests(v: &V) -> Vec<Request> {
                 code: "paper_out".into(),
                 message: v.s.clone(),
             }),
+            software: v.flag.then(|| v.s.clone()),
+            config_version: v.flag.then_some(v.n),
+            kiosk_state: (!v.flag).then(|| "in_service".into()),
+            state_detail: v.flag.then(|| v.s.clone()),
         }),
         Request::SubscriberLookup(SubscriberLookup { msisdn: msisdn(v) }),
         Request::AuthPassword(AuthPassword {
@@ -168,6 +172,9 @@ fn requests(v: &V) -> Vec<Request> {
             id_number: IdNumber::new(v.s.clone()),
             live_photo: Blob(v.b.clone()),
             id_photo: Blob(v.b.iter().rev().copied().collect()),
+        }),
+        Request::PlanCatalogue(PlanCatalogueQuery {
+            msisdn: v.flag.then(|| msisdn(v)),
         }),
         Request::NumberSearch(NumberSearch {
             prefix: Some("138".into()),
@@ -404,6 +411,18 @@ fn responses(v: &V) -> Vec<Response> {
             threshold: 800,
             verdict: FaceVerdict::PoorQuality,
         }),
+        Response::PlanCatalogue(PlanCatalogue {
+            day: "2026-12-07".into(),
+            plans: vec![CataloguePlan {
+                plan: plan(v),
+                first_month_rule: if v.flag {
+                    FirstMonthRule::Package
+                } else {
+                    FirstMonthRule::ProRata
+                },
+                first_month_fee_fen: v.n,
+            }],
+        }),
         Response::NumberSearch(NumberList {
             numbers: vec![PoolNumber {
                 msisdn: msisdn(v),
@@ -476,6 +495,11 @@ fn pushes(v: &V) -> Vec<Push> {
         Push::ConfigBundle(ConfigBundle {
             version: v.n,
             config: serde_json::json!({"banner": v.s, "limits": {"max_note_fen": 10000}}),
+            signature: if v.n.is_multiple_of(2) {
+                Some(v.s.clone())
+            } else {
+                None
+            },
         }),
         Push::Lock(Lock {
             reason: v.s.clone(),
@@ -502,6 +526,8 @@ fn all_envelopes(v: &V) -> Vec<Envelope> {
             code: ErrorCode::from_wire(&v.s),
             message: v.s.clone(),
             retry_after_ms: v.flag.then_some(v.n),
+            tries_left: None,
+            locked_until_ms: None,
         }),
     ));
     for p in pushes(v) {
@@ -557,8 +583,13 @@ fn samples_cover_every_operation() {
     let reqs: BTreeSet<_> = requests(&v).iter().map(Request::op).collect();
     let resps: BTreeSet<_> = responses(&v).iter().map(Response::op).collect();
     let pushes: BTreeSet<_> = pushes(&v).iter().map(Push::op).collect();
-    assert_eq!(reqs.len(), 29, "a request variant lacks a sample");
+    assert_eq!(reqs.len(), 30, "a request variant lacks a sample");
     assert_eq!(reqs, resps, "every request has its response sample");
+    assert_eq!(
+        reqs,
+        Request::OPS.iter().copied().collect::<BTreeSet<_>>(),
+        "Request::OPS lists exactly the request ops"
+    );
     assert_eq!(pushes.len(), 4);
 }
 
@@ -606,6 +637,36 @@ proptest! {
             }
         }
         let _ = codec::from_json(&bytes);
+    }
+
+    #[test]
+    fn unknown_request_ops_are_told_apart_from_bad_requests(
+        id in any::<u64>(),
+        op in "[a-z_]{1,24}",
+        known in 0usize..29,
+        field in "x[a-z]{0,7}",
+    ) {
+        let payload = format!(r#"{{"v":1,"id":{id},"kind":"request","body":{{"op":"{op}","{field}":1}}}}"#);
+        match codec::from_json(payload.as_bytes()) {
+            Err(codec::DecodeError::UnknownOp { id: got, op: got_op }) => {
+                prop_assert!(!Request::is_known_op(&op));
+                prop_assert_eq!(got, id);
+                prop_assert_eq!(got_op, op);
+            }
+            Err(e) => {
+                prop_assert!(Request::is_known_op(&op), "{op}: {e:?}");
+                prop_assert!(e.is_recoverable());
+            }
+            Ok(_) => prop_assert!(Request::is_known_op(&op)),
+        }
+        // A known op with a bad field is never called unknown.
+        let known = Request::OPS[known];
+        let payload = format!(r#"{{"v":1,"id":{id},"kind":"request","body":{{"op":"{known}","{field}":[]}}}}"#);
+        let unknown = matches!(
+            codec::from_json(payload.as_bytes()),
+            Err(codec::DecodeError::UnknownOp { .. })
+        );
+        prop_assert!(!unknown);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Starting the whole simulator: store (seeded on first start), TLS configurations, the
-//! kiosk server and the control socket. Used by `boss-sim serve` and by the tests.
+//! server (for gateways, and kiosks speaking for themselves) and the control socket for
+//! faults. Used by `boss-sim serve`, the demo and the tests.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use crate::clock::Clock;
 use crate::control;
 use crate::faults::{FaultSettings, Faults};
 use crate::seed;
-use crate::server::{self, Hub, ServeError, Shared};
+use crate::server::{self, ServeError, Shared};
 use crate::service::Service;
 use crate::store::{Store, StoreError};
 
@@ -26,7 +27,7 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     /// Data folder: SQLite store and control socket.
     pub data: PathBuf,
-    /// PKI folder as written by `boss-sim pki` (server certificate and kiosk CA).
+    /// PKI folder as written by `boss-sim pki` (server certificate, kiosk CA, gateway CA).
     pub certs: PathBuf,
     /// Business date.
     pub clock: Clock,
@@ -61,9 +62,9 @@ pub enum StartError {
 /// A running simulator; dropping it stops the server tasks.
 #[derive(Debug)]
 pub struct Running {
-    /// The address kiosks connect to.
+    /// The address gateways (and kiosks) connect to.
     pub addr: SocketAddr,
-    /// Shared state (service, faults, connected kiosks).
+    /// Shared state (service, faults).
     pub shared: Shared,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -98,16 +99,17 @@ pub fn open_store(data: &std::path::Path, clock: Clock) -> Result<Store, StartEr
 /// [`StartError`].
 pub async fn start(cfg: SimConfig) -> Result<Running, StartError> {
     let store = open_store(&cfg.data, cfg.clock)?;
-    let tls = pki::server_config_from_dir(&cfg.certs)?;
+    let tls = pki::boss_server_config_from_dir(&cfg.certs)?;
+    let gateway = pki::GatewayCheck::from_dir(&cfg.certs)?.map(Arc::new);
     // The wrong-certificate fault: a server certificate for the same names from a CA that
     // no kiosk trusts.
     let stranger = pki::Authority::new("boss-sim untrusted CA (fault injection)")?;
     let wrong = stranger.issue_server(&["localhost", "127.0.0.1"], Validity::Days(30))?;
-    let wrong_tls = pki::server_config(
-        vec![wrong.cert.clone()],
-        wrong.key(),
-        &pki::load_certs(&cfg.certs.join(pki::files::KIOSK_CA))?,
-    )?;
+    let mut client_cas = pki::load_certs(&cfg.certs.join(pki::files::KIOSK_CA))?;
+    if cfg.certs.join(pki::files::GATEWAY_CA).exists() {
+        client_cas.extend(pki::load_certs(&cfg.certs.join(pki::files::GATEWAY_CA))?);
+    }
+    let wrong_tls = pki::server_config(vec![wrong.cert.clone()], wrong.key(), &client_cas)?;
     let listener = server::bind(cfg.listen).await?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind {
         addr: cfg.listen,
@@ -116,28 +118,23 @@ pub async fn start(cfg: SimConfig) -> Result<Running, StartError> {
     let shared = Shared {
         service: Arc::new(Service::new(store, cfg.clock)),
         faults: Arc::new(Faults::new(cfg.faults)),
-        hub: Arc::new(Hub::default()),
         tls,
         wrong_tls,
+        gateway,
     };
     let mut tasks = Vec::new();
-    // The console reaches the server through this socket; without it (a data path too long
-    // for a Unix socket, say) the server still serves kiosks and the console falls back to
-    // the store.
+    // `boss-sim fault` reaches the server through this socket; without it (a data path too
+    // long for a Unix socket, say) the server still serves, with the faults it started with.
     match control::bind_control(&control::socket_path(&cfg.data)) {
         Ok(ctl_listener) => {
-            let (svc, hub, faults) = (
-                shared.service.clone(),
-                shared.hub.clone(),
-                shared.faults.clone(),
-            );
+            let faults = shared.faults.clone();
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = control::serve_control(ctl_listener, svc, hub, faults).await {
+                if let Err(e) = control::serve_control(ctl_listener, faults).await {
                     tracing::error!(error = %e, "control socket failed");
                 }
             }));
         }
-        Err(e) => tracing::warn!(error = %e, "no control socket; console limited to the store"),
+        Err(e) => tracing::warn!(error = %e, "no control socket; faults fixed at start"),
     }
     tasks.push(tokio::spawn(server::serve(listener, shared.clone())));
     tracing::info!(%addr, "boss-sim listening");

@@ -1,4 +1,4 @@
-//! Head-office console output: plain-text tables (CJK-aware column widths) and JSON.
+//! Console output: plain-text tables (CJK-aware column widths).
 
 /// Display width of a string: CJK and other wide characters count two columns.
 #[must_use]
@@ -62,18 +62,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 pub fn yuan(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
-}
-
-/// Age of a Unix timestamp, `12s ago`, `3m ago`, `2h ago`.
-#[must_use]
-pub fn ago(now: i64, then: i64) -> String {
-    let d = (now - then).max(0);
-    match d {
-        0..60 => format!("{d}s ago"),
-        60..3600 => format!("{}m ago", d / 60),
-        3600..86400 => format!("{}h ago", d / 3600),
-        _ => format!("{}d ago", d / 86400),
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! `boss-sim` — the operator-side simulator (business system + head-office console).
+//! `boss-sim` — the operator's business system (BOSS), simulated: the server, and the
+//! operator's own look at its data (subscribers, ledger, SMS) and its faults.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -6,10 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use boss_protocol::{ConfigBundle, DiagnosticsRequest, Heartbeat, Lock, Push, Unlock};
 use boss_sim::app::{self, SimConfig};
 use boss_sim::clock::{Clock, format_date, parse_date};
-use boss_sim::console::{ago, table, yuan};
+use boss_sim::console::{table, yuan};
 use boss_sim::control::{self, ControlRequest, ControlResponse};
 use boss_sim::faults::{FaultPatch, FaultSettings};
 use boss_sim::rules::{mask_id, mask_name, mask_number};
@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "boss-sim",
     version,
-    about = "Operator business system (BOSS) simulator and head-office console for telekiosk"
+    about = "The operator's business system (BOSS), simulated, for telekiosk"
 )]
 struct Cli {
     /// Data folder (SQLite store, control socket).
@@ -43,9 +43,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run the business system (TLS server for kiosks + control socket).
+    /// Run the business system (TLS server for the self-service system server's gateway and
+    /// for kiosks speaking for themselves, plus the control socket for faults).
     Serve(ServeArgs),
-    /// Create a development PKI (operator CA, server cert, kiosk CA, kiosk certs).
+    /// Create a development PKI (operator CA, server cert, kiosk CA, kiosk certs, gateway CA
+    /// and the gateway certificate). `telekiosk-hq pki` writes the same, plus head office's
+    /// configuration signing key.
     Pki {
         /// Output folder (e.g. certs/dev).
         #[arg(long)]
@@ -54,56 +57,15 @@ enum Cmd {
         #[arg(long = "kiosk", default_values_t = ["K0001".to_owned(), "K0002".to_owned()])]
         kiosks: Vec<String>,
     },
-    /// Kiosks: online now, last heartbeat, device health, cash box, card stock.
-    Kiosks,
-    /// Push a configuration bundle (JSON file) to a kiosk or to all.
-    PushConfig {
-        /// The configuration document (JSON).
-        file: PathBuf,
-        #[command(flatten)]
-        target: Target,
-        /// Version (default: the file's top-level "version", else one above the last pushed).
-        #[arg(long)]
-        version: Option<u64>,
-    },
-    /// Lock a kiosk (out of service after the current customer).
-    Lock {
-        #[command(flatten)]
-        target: Target,
-        /// Why.
-        #[arg(long, default_value = "head office")]
-        reason: String,
-        /// Text for the out-of-service screen.
-        #[arg(long)]
-        message: Option<String>,
-    },
-    /// Unlock a kiosk.
-    Unlock {
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Ask a kiosk for diagnostics (returned in its acknowledgement; see `pushes`).
-    Diagnostics {
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Pushes to a kiosk and their acknowledgements.
-    Pushes {
-        /// Kiosk id.
-        #[arg(long)]
-        kiosk: String,
-    },
-    /// Per-kiosk day report: transactions, amount, average.
-    Report {
+    /// The operator's ledger of a day: every transaction a kiosk asked for, as the operator
+    /// holds it (what reconciliation compares a kiosk's day with).
+    Ledger {
         /// Day YYYY-MM-DD (default: business today).
         #[arg(long)]
         day: Option<String>,
-    },
-    /// Reconcile each kiosk's uploaded journal against the ledger for a day.
-    Reconcile {
-        /// Day YYYY-MM-DD (default: business today).
+        /// Only this kiosk.
         #[arg(long)]
-        day: Option<String>,
+        kiosk: Option<String>,
     },
     /// Look things up in the business system.
     Query {
@@ -118,23 +80,6 @@ enum Cmd {
     },
     /// Show or change fault injection on the running server.
     Fault(FaultArgs),
-}
-
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-struct Target {
-    /// One kiosk.
-    #[arg(long)]
-    kiosk: Option<String>,
-    /// Every known kiosk.
-    #[arg(long)]
-    all: bool,
-}
-
-impl Target {
-    fn kiosks(&self) -> Vec<String> {
-        self.kiosk.iter().cloned().collect()
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,86 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("kiosk certificates: {}", pki.kiosk_ids.join(", "));
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Kiosks => kiosks(&cli).await,
-        Cmd::PushConfig {
-            file,
-            target,
-            version,
-        } => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let config: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", file.display()))?;
-            if !config.is_object() {
-                bail!(
-                    "{}: a configuration bundle must be a JSON object",
-                    file.display()
-                );
-            }
-            let version = match version
-                .or_else(|| config.get("version").and_then(serde_json::Value::as_u64))
-            {
-                Some(v) => v,
-                None => next_config_version(&store(&cli)?)?,
-            };
-            push(
-                &cli,
-                target.kiosks(),
-                Push::ConfigBundle(ConfigBundle { version, config }),
-            )
-            .await
-        }
-        Cmd::Lock {
-            target,
-            reason,
-            message,
-        } => {
-            push(
-                &cli,
-                target.kiosks(),
-                Push::Lock(Lock {
-                    reason: reason.clone(),
-                    message: message.clone(),
-                }),
-            )
-            .await
-        }
-        Cmd::Unlock { target } => push(&cli, target.kiosks(), Push::Unlock(Unlock {})).await,
-        Cmd::Diagnostics { target } => {
-            let items = ["devices", "counters", "errors", "versions", "log_tail"]
-                .map(str::to_owned)
-                .to_vec();
-            push(
-                &cli,
-                target.kiosks(),
-                Push::DiagnosticsRequest(DiagnosticsRequest { items }),
-            )
-            .await
-        }
-        Cmd::Pushes { kiosk } => {
-            let rows = store(&cli)?.pushes(kiosk)?;
-            if cli.json {
-                print_json(&rows)?;
-            } else {
-                let now = clock(&cli)?.now_unix();
-                let t: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            p.push_id.to_string(),
-                            p.kind.clone(),
-                            p.sent_at.map_or("queued".into(), |t| ago(now, t)),
-                            p.acked_at.map_or("-".into(), |t| ago(now, t)),
-                            p.ack_detail.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                print!("{}", table(&["ID", "KIND", "SENT", "ACKED", "ACK"], &t));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Report { day } => report(&cli, &day_arg(&cli, day)?),
-        Cmd::Reconcile { day } => reconcile(&cli, &day_arg(&cli, day)?),
+        Cmd::Ledger { day, kiosk } => ledger(&cli, &day_arg(&cli, day)?, kiosk.as_deref()),
         Cmd::Query { what } => query(&cli, what),
         Cmd::Sms { number } => {
             let msgs = store(&cli)?.sms_for(number)?;
@@ -492,289 +358,53 @@ async fn serve(cli: &Cli, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn next_config_version(store: &Store) -> anyhow::Result<u64> {
-    let mut max = 0;
-    for k in store.kiosks()? {
-        for p in store.pushes(&k.kiosk_id)? {
-            if let Ok(Push::ConfigBundle(b)) = serde_json::from_str::<Push>(&p.payload) {
-                max = max.max(b.version);
-            }
-        }
-    }
-    Ok(max + 1)
-}
-
-async fn push(cli: &Cli, kiosks: Vec<String>, p: Push) -> anyhow::Result<ExitCode> {
-    let queued = match control::call(
-        &cli.data,
-        &ControlRequest::Push {
-            kiosks: kiosks.clone(),
-            push: p.clone(),
-        },
-    )
-    .await
-    {
-        Ok(ControlResponse::Queued { pushes }) => pushes,
-        Ok(ControlResponse::Error { message }) => bail!(message),
-        Ok(other) => bail!("unexpected answer {other:?}"),
-        Err(_) => {
-            // No server running: queue in the store; delivered at the kiosk's next hello.
-            let s = store(cli)?;
-            control::queue_push(&s, None, &kiosks, &p, clock(cli)?.now_unix())?
-        }
-    };
+fn ledger(cli: &Cli, day: &str, kiosk: Option<&str>) -> anyhow::Result<ExitCode> {
+    let rows = store(cli)?.ledger(day, kiosk)?;
     if cli.json {
-        print_json(&queued)?;
-    } else if queued.is_empty() {
-        println!("no kiosks known yet: nothing queued");
-    } else {
-        let t: Vec<Vec<String>> = queued
+        let v: Vec<_> = rows
             .iter()
-            .map(|q| {
-                vec![
-                    q.kiosk_id.clone(),
-                    p.op().to_owned(),
-                    q.push_id.to_string(),
-                    if q.delivered_now {
-                        "sent, awaiting ack"
-                    } else {
-                        "queued until the kiosk connects"
-                    }
-                    .to_owned(),
-                ]
+            .map(|r| {
+                serde_json::json!({
+                    "kiosk": r.kiosk_id, "txn_id": r.txn_id, "op": r.op,
+                    "number": mask_number(&r.number), "amount_fen": r.amount_fen,
+                    "state": r.state, "day": r.day,
+                })
             })
             .collect();
-        print!("{}", table(&["KIOSK", "PUSH", "ID", "STATE"], &t));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(serde::Serialize)]
-struct KioskLine {
-    kiosk_id: String,
-    online: Option<bool>,
-    peer: Option<String>,
-    last_seen: i64,
-    locked: bool,
-    lock_reason: Option<String>,
-    heartbeat: Option<Heartbeat>,
-}
-
-async fn kiosks(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let s = store(cli)?;
-    let online = match control::call(&cli.data, &ControlRequest::Kiosks).await {
-        Ok(ControlResponse::Kiosks { online }) => Some(online),
-        _ => None,
-    };
-    let mut lines: Vec<KioskLine> = s
-        .kiosks()?
-        .into_iter()
-        .map(|k| {
-            let o = online
-                .as_ref()
-                .and_then(|v| v.iter().find(|c| c.kiosk_id == k.kiosk_id));
-            KioskLine {
-                online: online.as_ref().map(|_| o.is_some()),
-                peer: o.map(|c| c.peer.clone()),
-                heartbeat: k
-                    .last_heartbeat
-                    .as_deref()
-                    .and_then(|h| serde_json::from_str(h).ok()),
-                kiosk_id: k.kiosk_id,
-                last_seen: k.last_seen,
-                locked: k.locked,
-                lock_reason: k.lock_reason,
-            }
-        })
-        .collect();
-    lines.sort_by(|a, b| a.kiosk_id.cmp(&b.kiosk_id));
-    if cli.json {
-        print_json(&lines)?;
+        print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if online.is_none() {
-        println!("(server not running for this data folder: online state unknown)");
-    }
-    let now = clock(cli)?.now_unix();
-    let rows: Vec<Vec<String>> = lines
-        .iter()
-        .map(|l| {
-            let hb = l.heartbeat.as_ref();
-            let health = hb.map_or("-".to_owned(), |h| {
-                let bad: Vec<String> = h
-                    .devices
-                    .iter()
-                    .filter(|d| !matches!(d.state, boss_protocol::DeviceState::Ok))
-                    .map(|d| {
-                        format!(
-                            "{}:{}",
-                            serde_json::to_value(d.device)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default(),
-                            d.condition
-                                .clone()
-                                .unwrap_or_else(|| format!("{:?}", d.state).to_lowercase())
-                        )
-                    })
-                    .collect();
-                if bad.is_empty() {
-                    "ok".to_owned()
-                } else {
-                    bad.join(" ")
-                }
-            });
-            vec![
-                l.kiosk_id.clone(),
-                match l.online {
-                    Some(true) => "online".into(),
-                    Some(false) => "offline".into(),
-                    None => "?".into(),
-                },
-                ago(now, l.last_seen),
-                health,
-                hb.map_or("-".into(), |h| {
-                    yuan(i64::try_from(h.cash_box.total_fen).unwrap_or(i64::MAX))
-                }),
-                hb.map_or("-".into(), |h| h.card_stock.blank_sims.to_string()),
-                hb.map_or("-".into(), |h| h.screen.clone()),
-                if l.locked {
-                    format!("locked ({})", l.lock_reason.clone().unwrap_or_default())
-                } else {
-                    "-".into()
-                },
-            ]
-        })
-        .collect();
-    print!(
-        "{}",
-        table(
-            &[
-                "KIOSK",
-                "LINK",
-                "LAST SEEN",
-                "HEALTH",
-                "CASH ¥",
-                "SIMS",
-                "SCREEN",
-                "LOCK"
-            ],
-            &rows
-        )
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn report(cli: &Cli, day: &str) -> anyhow::Result<ExitCode> {
-    let rows = store(cli)?.report(day)?;
-    if cli.json {
-        print_json(&rows)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("Day report {day}");
-    let mut t: Vec<Vec<String>> = rows
+    println!("Operator ledger {day}");
+    let t: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             vec![
                 r.kiosk_id.clone(),
-                r.count.to_string(),
+                r.txn_id.clone(),
+                r.op.clone(),
+                if r.number.is_empty() {
+                    "-".into()
+                } else {
+                    mask_number(&r.number)
+                },
                 yuan(r.amount_fen),
-                if r.count > 0 {
-                    yuan(r.amount_fen / r.count)
-                } else {
-                    "-".into()
-                },
-                r.reversed.to_string(),
-            ]
-        })
-        .collect();
-    let (c, a): (i64, i64) = rows
-        .iter()
-        .fold((0, 0), |(c, a), r| (c + r.count, a + r.amount_fen));
-    t.push(vec![
-        "TOTAL".into(),
-        c.to_string(),
-        yuan(a),
-        if c > 0 { yuan(a / c) } else { "-".into() },
-        rows.iter().map(|r| r.reversed).sum::<i64>().to_string(),
-    ]);
-    print!(
-        "{}",
-        table(&["KIOSK", "TXNS", "AMOUNT ¥", "AVERAGE ¥", "REVERSED"], &t)
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn reconcile(cli: &Cli, day: &str) -> anyhow::Result<ExitCode> {
-    let s = store(cli)?;
-    let mut all = Vec::new();
-    for k in s.kiosks_active_on(day)? {
-        all.push(s.reconcile(&k, day, None)?);
-    }
-    if cli.json {
-        print_json(&all)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("Reconciliation {day} (kiosk journal as uploaded vs operator ledger)");
-    let t: Vec<Vec<String>> = all
-        .iter()
-        .map(|r| {
-            vec![
-                r.kiosk_id.clone(),
-                format!("{} / {}", r.kiosk_count, yuan(r.kiosk_amount_fen)),
-                format!("{} / {}", r.operator_count, yuan(r.operator_amount_fen)),
-                if r.mismatches.is_empty() {
-                    "balanced".into()
-                } else {
-                    format!("{} mismatches", r.mismatches.len())
-                },
+                r.state.clone(),
             ]
         })
         .collect();
     print!(
         "{}",
-        table(
-            &["KIOSK", "KIOSK (n / ¥)", "OPERATOR (n / ¥)", "RESULT"],
-            &t
-        )
+        table(&["KIOSK", "TXN", "OP", "NUMBER", "AMOUNT ¥", "STATE"], &t)
     );
-    let m: Vec<Vec<String>> = all
+    let done: Vec<_> = rows
         .iter()
-        .flat_map(|r| {
-            r.mismatches.iter().map(|m| {
-                vec![
-                    r.kiosk_id.clone(),
-                    m.txn_id.clone(),
-                    serde_json::to_value(m.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    m.kiosk_amount_fen.map_or("-".into(), yuan),
-                    m.kiosk_state.clone().unwrap_or_else(|| "-".into()),
-                    m.operator_amount_fen.map_or("-".into(), yuan),
-                    m.operator_state.clone().unwrap_or_else(|| "-".into()),
-                ]
-            })
-        })
+        .filter(|r| r.state == "done" && boss_sim::store::is_money_op(&r.op))
         .collect();
-    if !m.is_empty() {
-        println!();
-        print!(
-            "{}",
-            table(
-                &[
-                    "KIOSK",
-                    "TXN",
-                    "MISMATCH",
-                    "KIOSK ¥",
-                    "KIOSK STATE",
-                    "OPERATOR ¥",
-                    "OPERATOR STATE"
-                ],
-                &m
-            )
-        );
-    }
+    println!(
+        "{} money transactions done, {}",
+        done.len(),
+        yuan(done.iter().map(|r| r.amount_fen).sum())
+    );
     Ok(ExitCode::SUCCESS)
 }
 

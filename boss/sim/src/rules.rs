@@ -164,11 +164,18 @@ pub fn first_month_fee(kind: PlanKind, monthly_fee_fen: i64, join: Date) -> i64 
     }
 }
 
-/// A second-generation resident ID number (公民身份号码, GB 11643), checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A second-generation resident ID number (公民身份号码, GB 11643), checked. `Debug`
+/// shows it masked (`110101********123X`) and not its birth date, which is the masked part.
+#[derive(Clone, PartialEq, Eq)]
 pub struct IdNumber {
     digits: String,
     birth: Date,
+}
+
+impl std::fmt::Debug for IdNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdNumber({})", mask_id(&self.digits))
+    }
 }
 
 impl IdNumber {
@@ -294,37 +301,18 @@ pub fn check_new_sim_applicant(
     Ok(id)
 }
 
+// Masking for output comes from the workspace's one masking module, `telekiosk-privacy`,
+// under the names this crate has always used.
+
 /// Masks a phone number for output: `138****1234`.
-#[must_use]
-pub fn mask_number(number: &str) -> String {
-    match (
-        number.get(..3),
-        number.get(number.len().saturating_sub(4)..),
-    ) {
-        (Some(head), Some(tail)) if number.len() >= 8 && number.is_ascii() => {
-            format!("{head}****{tail}")
-        }
-        _ => "*".repeat(number.chars().count().min(11)),
-    }
-}
+pub use telekiosk_privacy::mask_phone as mask_number;
 
-/// Masks an ID number for output: `4201**********1234`.
-#[must_use]
-pub fn mask_id(id: &str) -> String {
-    match (id.get(..4), id.get(id.len().saturating_sub(4)..)) {
-        (Some(head), Some(tail)) if id.len() >= 10 && id.is_ascii() => {
-            format!("{head}{}{tail}", "*".repeat(id.len() - 8))
-        }
-        _ => "*".repeat(id.chars().count().min(18)),
-    }
-}
+/// Masks an ID number for output, first 6 and last 4 kept: `110101********123X`.
+pub use telekiosk_privacy::mask_id_number as mask_id;
 
-/// Masks a name for output as the shop does: the surname becomes `*` (`王小明` → `*小明`).
-#[must_use]
-pub fn mask_name(name: &str) -> String {
-    let rest: String = name.chars().skip(1).collect();
-    format!("*{rest}")
-}
+/// Masks an account owner's name as the operator shows it: the surname becomes `*`
+/// (`王小明` → `*小明`).
+pub use telekiosk_privacy::mask_owner_name as mask_name;
 
 #[cfg(test)]
 mod tests {
@@ -427,9 +415,13 @@ mod tests {
     #[test]
     fn masks() {
         assert_eq!(mask_number("13812341234"), "138****1234");
-        assert_eq!(mask_id("420106199001011234"), "4201**********1234");
+        assert_eq!(mask_id("420106199001011234"), "420106********1234");
+        assert_eq!(mask_id("11010119900307123X"), "110101********123X");
         assert_eq!(mask_name("王小明"), "*小明");
-        assert_eq!(mask_name(""), "*");
+        assert_eq!(mask_name("张三"), "*三");
+        assert_eq!(mask_name(""), "");
+        let id = IdNumber::parse("11010519491231002X").unwrap();
+        assert_eq!(format!("{id:?}"), "IdNumber(110105********002X)");
     }
 
     proptest::proptest! {

@@ -1,16 +1,15 @@
-//! The TLS 1.3 server: one task per kiosk connection, mutual authentication with the kiosk
-//! CA, kiosk id taken from the client certificate, requests answered by [`Service`], pushes
-//! delivered from the store and acknowledged.
+//! The TLS 1.3 server: one task per connection, mutual authentication — a gateway (the
+//! self-service system server, docs/boss-protocol.md §10) by the gateway CA, or a kiosk
+//! speaking for itself by the kiosk CA —, requests answered by [`Service`]. The operator
+//! sends no pushes: those are head office's.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use boss_protocol::codec::{Body, DecodeError, Envelope};
 use boss_protocol::io::{ReadError, read_envelope, write_envelope};
-use boss_protocol::{ErrorBody, ErrorCode, Push, Reply, Request};
+use boss_protocol::{ErrorBody, ErrorCode, Reply, Request};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -18,10 +17,11 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::faults::Faults;
 use crate::service::Service;
-use crate::store::{PushRow, StoreError};
 
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Requests of one connection handled at the same time (a gateway multiplexes many kiosks).
+pub const MAX_IN_FLIGHT: usize = 64;
 /// A connection silent for three heartbeat intervals is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_millis(3 * crate::service::HEARTBEAT_INTERVAL_MS);
 
@@ -43,53 +43,6 @@ pub enum ServeError {
     },
 }
 
-/// A kiosk connected right now.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Connected {
-    /// Kiosk id from its certificate.
-    pub kiosk_id: String,
-    /// Its address.
-    pub peer: String,
-    /// Connected since, Unix seconds.
-    pub since: i64,
-    /// Pushes written and not yet acknowledged on this connection.
-    pub pushes_in_flight: usize,
-    #[serde(skip)]
-    conn: u64,
-    #[serde(skip)]
-    tx: mpsc::Sender<PushRow>,
-}
-
-/// Connected kiosks and a way to reach each.
-#[derive(Debug, Default)]
-pub struct Hub {
-    conns: Mutex<HashMap<String, Connected>>,
-    next: AtomicU64,
-}
-
-impl Hub {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connected>> {
-        self.conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Kiosks connected now, by id.
-    #[must_use]
-    pub fn connected(&self) -> Vec<Connected> {
-        let mut v: Vec<Connected> = self.lock().values().cloned().collect();
-        v.sort_by(|a, b| a.kiosk_id.cmp(&b.kiosk_id));
-        v
-    }
-
-    /// Hands a queued push to the kiosk's connection, if it is connected. Returns whether
-    /// it was handed over (it stays in the store until acknowledged either way).
-    pub fn deliver(&self, push: PushRow) -> bool {
-        let tx = self.lock().get(&push.kiosk_id).map(|c| c.tx.clone());
-        tx.is_some_and(|tx| tx.try_send(push).is_ok())
-    }
-}
-
 /// Everything a connection task needs.
 #[derive(Debug, Clone)]
 pub struct Shared {
@@ -97,13 +50,13 @@ pub struct Shared {
     pub service: Arc<Service>,
     /// Live faults.
     pub faults: Arc<Faults>,
-    /// Connected kiosks.
-    pub hub: Arc<Hub>,
     /// Normal TLS configuration.
     pub tls: Arc<ServerConfig>,
     /// Configuration with a server certificate from an untrusted CA (the wrong-certificate
     /// fault).
     pub wrong_tls: Arc<ServerConfig>,
+    /// Recognises gateway certificates (none when the PKI has no gateway CA).
+    pub gateway: Option<Arc<boss_protocol::pki::GatewayCheck>>,
 }
 
 /// Binds `addr` (loopback only).
@@ -156,8 +109,6 @@ enum ConnError {
     Read(#[from] ReadError),
     #[error("write: {0}")]
     Write(#[from] boss_protocol::io::WriteError),
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
     #[error("idle for too long")]
     Idle,
 }
@@ -166,8 +117,30 @@ fn error_reply(code: ErrorCode, msg: &str) -> Reply {
     Reply::Error(ErrorBody::new(code, msg))
 }
 
-fn push_of(row: &PushRow) -> Option<Push> {
-    serde_json::from_str(&row.payload).ok()
+/// Who is at the other end of a connection, from its verified certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Peer {
+    /// A kiosk, by the id in its certificate.
+    Kiosk(String),
+    /// A gateway (the self-service system server) forwarding for kiosks it names in
+    /// `on_behalf_of` (docs/boss-protocol.md §10).
+    Gateway(String),
+}
+
+impl Peer {
+    fn name(&self) -> &str {
+        match self {
+            Peer::Kiosk(id) | Peer::Gateway(id) => id,
+        }
+    }
+}
+
+/// What a request handler tells the connection loop.
+enum Done {
+    /// Write this response.
+    Reply(Envelope),
+    /// The drop-after-commit fault: close the connection without answering.
+    Drop,
 }
 
 async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Shared) -> Result<(), ConnError> {
@@ -181,14 +154,23 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Shared) -> Result<
         .await
         .map_err(|_| ConnError::HandshakeTimeout)?
         .map_err(ConnError::Handshake)?;
-    let kiosk_id = {
+    let who = {
         let (_, conn) = tls.get_ref();
-        conn.peer_certificates()
-            .and_then(|c| c.first())
-            .and_then(|c| boss_protocol::pki::kiosk_id_from_cert(c).ok())
-            .ok_or(ConnError::NoKioskId)?
+        let chain = conn.peer_certificates().unwrap_or_default();
+        match shared.gateway.as_ref().and_then(|g| g.identify(chain)) {
+            Some(gw) => Peer::Gateway(gw),
+            None => Peer::Kiosk(
+                chain
+                    .first()
+                    .and_then(|c| boss_protocol::pki::kiosk_id_from_cert(c).ok())
+                    .ok_or(ConnError::NoKioskId)?,
+            ),
+        }
     };
-    tracing::info!(%peer, kiosk = %kiosk_id, "kiosk connected");
+    match &who {
+        Peer::Kiosk(k) => tracing::info!(%peer, kiosk = %k, "kiosk connected"),
+        Peer::Gateway(g) => tracing::info!(%peer, gateway = %g, "gateway connected"),
+    }
     let (mut rd, mut wr) = tokio::io::split(tls);
     // Reading a frame is not cancel-safe, so a task of its own reads and hands whole
     // envelopes over a channel (whose `recv` is).
@@ -196,39 +178,47 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Shared) -> Result<
     let reader = tokio::spawn(async move {
         loop {
             let r = read_envelope(&mut rd).await;
+            // A body that does not parse (unknown op included) leaves the stream in sync.
             let last = !matches!(r, Ok(Some(_)))
-                && !matches!(r, Err(ReadError::Decode(DecodeError::BadBody { .. })));
+                && !matches!(&r, Err(ReadError::Decode(e)) if e.is_recoverable());
             if in_tx.send(r).await.is_err() || last {
                 break;
             }
         }
     });
-    let (push_tx, mut push_rx) = mpsc::channel::<PushRow>(64);
-    let conn_id = shared.hub.next.fetch_add(1, Ordering::SeqCst);
+    // Requests are handled concurrently (a gateway multiplexes many kiosks on one
+    // connection); their answers come back here to be written in completion order.
+    let (done_tx, mut done_rx) = mpsc::channel::<Done>(MAX_IN_FLIGHT);
+    let in_flight_requests = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let service = shared.service.clone();
     let mut greeted = false;
-    let mut in_flight: HashMap<u64, i64> = HashMap::new();
+    let kiosk_id = who.name().to_owned();
 
     let result: Result<(), ConnError> = async {
         loop {
             tokio::select! {
                 biased;
-                push = push_rx.recv(), if greeted => {
-                    let Some(row) = push else { continue };
-                    if in_flight.values().any(|id| *id == row.push_id) {
-                        continue;
+                done = done_rx.recv() => {
+                    match done {
+                        Some(Done::Reply(env)) => write_envelope(&mut wr, &env).await?,
+                        Some(Done::Drop) => {
+                            tracing::warn!(peer = %kiosk_id, "fault: committed, dropping the connection before the answer");
+                            return Ok(());
+                        }
+                        None => {}
                     }
-                    let Some(p) = push_of(&row) else { continue };
-                    let id = u64::try_from(row.push_id).unwrap_or(0);
-                    write_envelope(&mut wr, &Envelope::push(id, p)).await?;
-                    service.store().push_sent(row.push_id, service.clock().now_unix())?;
-                    in_flight.insert(id, row.push_id);
                 }
                 env = tokio::time::timeout(IDLE_TIMEOUT, in_rx.recv()) => {
                     let env = match env {
                         Err(_) => return Err(ConnError::Idle),
                         Ok(None | Some(Ok(None))) => return Ok(()),
                         Ok(Some(Ok(Some(env)))) => env,
+                        Ok(Some(Err(ReadError::Decode(DecodeError::UnknownOp { id, op })))) => {
+                            let op: String = op.chars().take(64).collect();
+                            let msg = format!("operation {op} not supported by this business system");
+                            write_envelope(&mut wr, &Envelope::response(id, error_reply(ErrorCode::UnknownOp, &msg))).await?;
+                            continue;
+                        }
                         Ok(Some(Err(ReadError::Decode(DecodeError::BadBody { id, kind, op, .. })))) => {
                             if kind == boss_protocol::Kind::Request {
                                 let msg = format!("cannot parse request {}", op.unwrap_or_default());
@@ -251,61 +241,82 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Shared) -> Result<
                                 write_envelope(&mut wr, &Envelope::response(env.id, reply)).await?;
                                 continue;
                             }
-                            let latency = shared.faults.latency();
-                            if !latency.is_zero() {
-                                tokio::time::sleep(latency).await;
-                            }
-                            if !is_hello && shared.faults.inject_error() {
-                                let reply = Reply::Error(ErrorBody {
-                                    code: ErrorCode::Unavailable,
-                                    message: "fault injection: business system unavailable, nothing applied".into(),
-                                    retry_after_ms: Some(500),
-                                });
-                                write_envelope(&mut wr, &Envelope::response(env.id, reply)).await?;
+                            // On whose behalf: a kiosk speaks for itself only; a gateway
+                            // names the kiosk for every business request.
+                            let acting = match (&who, env.on_behalf_of) {
+                                (Peer::Kiosk(k), None) => k.clone(),
+                                (Peer::Kiosk(_), Some(_)) => {
+                                    let reply = error_reply(ErrorCode::BadRequest, "on_behalf_of is honoured only from a gateway certificate");
+                                    write_envelope(&mut wr, &Envelope::response(env.id, reply)).await?;
+                                    continue;
+                                }
+                                (Peer::Gateway(_), Some(k)) if boss_protocol::pki::is_valid_kiosk_id(&k) => k,
+                                (Peer::Gateway(g), None) if matches!(req, Request::Hello(_) | Request::Heartbeat(_)) => {
+                                    // The gateway's own session: answered here, no kiosk involved.
+                                    let reply = gateway_session_reply(g, &req);
+                                    write_envelope(&mut wr, &Envelope::response(env.id, reply)).await?;
+                                    greeted = true;
+                                    continue;
+                                }
+                                (Peer::Gateway(_), _) => {
+                                    let reply = error_reply(ErrorCode::BadRequest, "a gateway must name the kiosk (on_behalf_of, a valid kiosk id)");
+                                    write_envelope(&mut wr, &Envelope::response(env.id, reply)).await?;
+                                    continue;
+                                }
+                            };
+                            if is_hello {
+                                // Kiosk hello: handled in line, the session starts after it.
+                                let svc = service.clone();
+                                let handled = tokio::task::spawn_blocking(move || svc.handle(&acting, req))
+                                    .await
+                                    .unwrap_or_else(|_| crate::service::Handled {
+                                        reply: error_reply(ErrorCode::Internal, "handler failed; nothing applied"),
+                                        committed_now: false,
+                                    });
+                                if matches!(handled.reply, Reply::Ok(_)) {
+                                    greeted = true;
+                                }
+                                write_envelope(&mut wr, &Envelope::response(env.id, handled.reply)).await?;
                                 continue;
                             }
-                            let svc = service.clone();
-                            let kid = kiosk_id.clone();
-                            let handled = tokio::task::spawn_blocking(move || svc.handle(&kid, req))
-                                .await
-                                .unwrap_or_else(|_| crate::service::Handled {
-                                    reply: error_reply(ErrorCode::Internal, "handler failed; nothing applied"),
-                                    committed_now: false,
-                                });
-                            if handled.committed_now && shared.faults.take_drop_after_commit() {
-                                tracing::warn!(kiosk = %kiosk_id, "fault: committed, dropping the connection before the answer");
-                                return Ok(());
-                            }
-                            write_envelope(&mut wr, &Envelope::response(env.id, handled.reply.clone())).await?;
-                            if is_hello && matches!(handled.reply, Reply::Ok(_)) && !greeted {
-                                greeted = true;
-                                let old = shared.hub.lock().insert(kiosk_id.clone(), Connected {
-                                    kiosk_id: kiosk_id.clone(),
-                                    peer: peer.to_string(),
-                                    since: service.clock().now_unix(),
-                                    pushes_in_flight: 0,
-                                    conn: conn_id,
-                                    tx: push_tx.clone(),
-                                });
-                                drop(old);
-                                for row in service.store().pending_pushes(&kiosk_id)? {
-                                    let _ = push_tx.try_send(row);
+                            // Bounded concurrency per connection: past the limit, reading
+                            // waits (the peer's frames queue up in TCP).
+                            let Ok(permit) = in_flight_requests.clone().acquire_owned().await else { continue };
+                            let (svc, faults, done) = (service.clone(), shared.faults.clone(), done_tx.clone());
+                            let id = env.id;
+                            tokio::spawn(async move {
+                                let _permit = permit;
+                                let latency = faults.latency();
+                                if !latency.is_zero() {
+                                    tokio::time::sleep(latency).await;
                                 }
-                            }
+                                if faults.inject_error() {
+                                    let reply = Reply::Error(ErrorBody {
+                                        code: ErrorCode::Unavailable,
+                                        message: "fault injection: business system unavailable, nothing applied".into(),
+                                        retry_after_ms: Some(500), tries_left: None, locked_until_ms: None,
+                                    });
+                                    let _ = done.send(Done::Reply(Envelope::response(id, reply))).await;
+                                    return;
+                                }
+                                let handled = tokio::task::spawn_blocking(move || svc.handle(&acting, req))
+                                    .await
+                                    .unwrap_or_else(|_| crate::service::Handled {
+                                        reply: error_reply(ErrorCode::Internal, "handler failed; nothing applied"),
+                                        committed_now: false,
+                                    });
+                                let out = if handled.committed_now && faults.take_drop_after_commit() {
+                                    Done::Drop
+                                } else {
+                                    Done::Reply(Envelope::response(id, handled.reply))
+                                };
+                                let _ = done.send(out).await;
+                            });
                         }
-                        Body::Ack(ack) => {
-                            if let Some(push_id) = in_flight.remove(&env.id) {
-                                let detail = serde_json::to_string(&ack).unwrap_or_default();
-                                service.store().push_acked(&kiosk_id, push_id, &detail, service.clock().now_unix())?;
-                                tracing::info!(kiosk = %kiosk_id, push_id, outcome = ?ack.outcome, "push acknowledged");
-                            }
+                        Body::Ack(_) | Body::Response(_) | Body::Push(_) => {
+                            // The operator sends no pushes, so it expects no acknowledgement.
+                            tracing::warn!(peer = %kiosk_id, "unexpected message kind from a client; ignored");
                         }
-                        Body::Response(_) | Body::Push(_) => {
-                            tracing::warn!(kiosk = %kiosk_id, "unexpected message kind from a kiosk; ignored");
-                        }
-                    }
-                    if let Some(c) = shared.hub.lock().get_mut(&kiosk_id).filter(|c| c.conn == conn_id) {
-                        c.pushes_in_flight = in_flight.len();
                     }
                 }
             }
@@ -313,11 +324,32 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, shared: Shared) -> Result<
     }
     .await;
     reader.abort();
-    let mut conns = shared.hub.lock();
-    if conns.get(&kiosk_id).is_some_and(|c| c.conn == conn_id) {
-        conns.remove(&kiosk_id);
-    }
-    drop(conns);
-    tracing::info!(%peer, kiosk = %kiosk_id, "kiosk disconnected");
+    tracing::info!(%peer, who = %kiosk_id, "client disconnected");
     result
+}
+
+/// Hello and heartbeat of a gateway's own session (no kiosk named).
+fn gateway_session_reply(gateway: &str, req: &Request) -> Reply {
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+    )
+    .unwrap_or(0);
+    match req {
+        Request::Hello(_) => Reply::Ok(boss_protocol::Response::Hello(boss_protocol::HelloOk {
+            kiosk_id: gateway.to_owned(),
+            server_time_ms: now,
+            heartbeat_interval_ms: crate::service::HEARTBEAT_INTERVAL_MS,
+            config_version: None,
+            locked: None,
+            journal_acked_seq: None,
+        })),
+        _ => Reply::Ok(boss_protocol::Response::Heartbeat(
+            boss_protocol::HeartbeatOk {
+                server_time_ms: now,
+            },
+        )),
+    }
 }

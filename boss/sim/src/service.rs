@@ -18,12 +18,12 @@ use boss_protocol::{
     ActivateSim, Activated, AuthFactor, AuthIdCard, AuthOk, AuthPassword, AuthToken, BillItem,
     CancelOrder, CurrentPlan, DayTotals, EligiblePlans, ErrorBody, ErrorCode, FaceCompare,
     FaceResult, FaceVerdict, HeartbeatOk, Hello, HelloOk, IdCard, InvoiceData, InvoiceItem,
-    ItemisedRecords, ItemisedRecordsQuery, JournalAccepted, JournalUpload, MonthQuery, MonthlyBill,
-    Msisdn, NewSimOrder, NumberList, NumberRelease, NumberReleased, NumberReserve, NumberSearch,
-    OpTotal, OrderCancelled, PaymentKind, PendingPlanChange, Plan as WirePlan, PlanChange,
-    PlanChangeOk, PlanQuery, RealNameCheck, RealNameOk, RealNameReregister, Recharge, RechargeOk,
-    Reconcile, Reconciliation as WireRecon, RecordKind, ReplacementSim, Reply, Request,
-    Reregistered, Reservation, Response, Reversal, ReversalOk, SimOrder, SimScript, SimScriptQuery,
+    ItemisedRecords, ItemisedRecordsQuery, MonthQuery, MonthlyBill, Msisdn, NewSimOrder,
+    NumberList, NumberRelease, NumberReleased, NumberReserve, NumberSearch, OpTotal,
+    OrderCancelled, PaymentKind, PendingPlanChange, Plan as WirePlan, PlanChange, PlanChangeOk,
+    PlanQuery, RealNameCheck, RealNameOk, RealNameReregister, Recharge, RechargeOk, Reconcile,
+    Reconciliation as WireRecon, RecordKind, ReplacementSim, Reply, Request, Reregistered,
+    Reservation, Response, Reversal, ReversalOk, SimOrder, SimScript, SimScriptQuery,
     SmsCodeRequest, SmsCodeSent, SmsCodeVerify, Subscriber as WireSubscriber, SubscriberLookup,
     SubscriberStatus as WireStatus, TxnId, TxnState, TxnStatus, TxnStatusQuery,
     UsageRecord as WireUsage,
@@ -36,7 +36,7 @@ use crate::clock::{Clock, format_date, parse_date};
 use crate::rules::{self, ApplicantRecord, NUMBERS_PER_ID, Refusal};
 use crate::simcard;
 use crate::store::{
-    self, Applied, JournalEntry, Outcome, Store, StoreError, Subscriber, SubscriberStatus,
+    self, Applied, Outcome, ReconEntry, Store, StoreError, Subscriber, SubscriberStatus,
 };
 
 /// How long an authentication token lives.
@@ -107,7 +107,9 @@ struct FaceCheck {
 struct Sessions {
     tokens: HashMap<String, Token>,
     faces: HashMap<String, FaceCheck>,
-    password_failures: HashMap<String, u32>,
+    /// Wrong service passwords in a row per number, and when the count lapses (the end of
+    /// the Beijing day of the last one): five lock password authentication until then.
+    password_failures: HashMap<String, (u32, i64)>,
 }
 
 /// The business system.
@@ -122,6 +124,24 @@ pub struct Service {
 
 fn err(code: ErrorCode, message: impl Into<String>) -> Reply {
     Reply::Error(ErrorBody::new(code, message))
+}
+
+/// Password authentication locked for the number until `until_ms` (the day's end).
+fn password_locked(until_ms: i64) -> Reply {
+    Reply::Error(ErrorBody {
+        locked_until_ms: Some(until_ms),
+        ..ErrorBody::new(
+            ErrorCode::AuthLocked,
+            "服务密码连续输错5次，今日已锁定，请用身份证验证或到柜台办理",
+        )
+    })
+}
+
+/// The first instant (UTC ms) of the Beijing day after the one `ms` falls in.
+fn end_of_day_ms(ms: i64) -> i64 {
+    const DAY_MS: i64 = 86_400_000;
+    const CST_MS: i64 = 8 * 3_600_000;
+    (ms + CST_MS).div_euclid(DAY_MS) * DAY_MS + DAY_MS - CST_MS
 }
 
 fn refusal_code(r: &Refusal) -> ErrorCode {
@@ -150,6 +170,15 @@ fn wire_status(s: SubscriberStatus) -> WireStatus {
         SubscriberStatus::SuspendedArrears => WireStatus::SuspendedArrears,
         SubscriberStatus::SuspendedByOwner => WireStatus::Suspended,
         SubscriberStatus::Closed => WireStatus::Cancelled,
+    }
+}
+
+/// The least monthly fee a plan needs to go with a pool number of this premium, fen.
+fn min_plan_fee(premium_fen: i64) -> i64 {
+    match premium_fen {
+        p if p >= 100_000 => 12_800,
+        p if p > 0 => 5_800,
+        _ => 0,
     }
 }
 
@@ -355,43 +384,14 @@ impl Service {
                     code: ErrorCode::Internal,
                     message: "business system internal error; nothing was applied".into(),
                     retry_after_ms: Some(1000),
+                    tries_left: None,
+                    locked_until_ms: None,
                 }))
             }
         }
     }
 
-    fn locked(&self, kiosk_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .store
-            .kiosks()?
-            .iter()
-            .any(|k| k.kiosk_id == kiosk_id && k.locked))
-    }
-
     fn dispatch(&self, kiosk: &str, req: Request) -> Result<Handled, StoreError> {
-        // A locked kiosk may still settle what is open (docs/boss-protocol.md §6).
-        let settles = matches!(
-            req,
-            Request::Hello(_)
-                | Request::Heartbeat(_)
-                | Request::TxnStatus(_)
-                | Request::Reversal(_)
-                | Request::CancelOrder(_)
-                | Request::JournalUpload(_)
-                | Request::Reconcile(_)
-        );
-        if !settles && self.locked(kiosk)? {
-            // A repeat of a transaction applied before the lock still gets its first outcome.
-            let applied_before = req
-                .txn_id()
-                .is_some_and(|t| self.store.txn(kiosk, t.as_str()).ok().flatten().is_some());
-            if !applied_before {
-                return Ok(Handled::plain(err(
-                    ErrorCode::KioskLocked,
-                    "终端已被总部锁定，暂停受理业务",
-                )));
-            }
-        }
         let ok = |r: Response| Ok(Handled::plain(Reply::Ok(r)));
         match req {
             Request::Hello(h) => {
@@ -406,16 +406,13 @@ impl Service {
                         ),
                     )));
                 }
-                ok(Response::Hello(self.hello(kiosk, &h)?))
+                ok(Response::Hello(self.hello(kiosk, &h)))
             }
-            Request::Heartbeat(h) => {
-                let json = serde_json::to_string(&h)?;
-                self.store
-                    .touch_kiosk(kiosk, self.clock.now_unix(), Some(&json))?;
-                ok(Response::Heartbeat(HeartbeatOk {
-                    server_time_ms: self.now_ms(),
-                }))
-            }
+            // The session's keep-alive: the operator records nothing of it (a kiosk's health
+            // is head office's, at the self-service system server).
+            Request::Heartbeat(_) => ok(Response::Heartbeat(HeartbeatOk {
+                server_time_ms: self.now_ms(),
+            })),
             Request::SubscriberLookup(q) => Ok(Handled::plain(self.lookup(&q)?)),
             Request::AuthPassword(a) => Ok(Handled::plain(self.auth_password(kiosk, &a)?)),
             Request::SmsCodeRequest(q) => Ok(Handled::plain(self.sms_code_request(&q)?)),
@@ -432,6 +429,7 @@ impl Service {
             Request::InvoiceData(q) => Ok(Handled::plain(self.invoice(kiosk, &q)?)),
             Request::RealNameCheck(q) => Ok(Handled::plain(self.real_name_check(&q)?)),
             Request::FaceCompare(q) => Ok(Handled::plain(self.face_compare(kiosk, &q))),
+            Request::PlanCatalogue(q) => Ok(Handled::plain(self.plan_catalogue(&q)?)),
             Request::NumberSearch(q) => Ok(Handled::plain(self.number_search(&q)?)),
             Request::NumberReserve(q) => Ok(Handled::plain(self.number_reserve(kiosk, &q)?)),
             Request::NumberRelease(q) => Ok(Handled::plain(self.number_release(kiosk, &q)?)),
@@ -441,7 +439,6 @@ impl Service {
             Request::CancelOrder(r) => self.cancel_order(kiosk, &r),
             Request::ReplacementSim(r) => self.replacement(kiosk, &r),
             Request::RealNameReregister(r) => self.reregister(kiosk, &r),
-            Request::JournalUpload(j) => Ok(Handled::plain(self.journal_upload(kiosk, &j)?)),
             Request::Reconcile(r) => Ok(Handled::plain(self.reconcile(kiosk, &r)?)),
             other => Ok(Handled::plain(err(
                 ErrorCode::UnknownOp,
@@ -487,41 +484,18 @@ impl Service {
         })
     }
 
-    fn hello(&self, kiosk: &str, h: &Hello) -> Result<HelloOk, StoreError> {
-        let now = self.clock.now_unix();
-        self.store.touch_kiosk(kiosk, now, None)?;
+    /// The session's start. The operator keeps no configuration, lock or journal for a
+    /// kiosk: those are head office's, answered by the self-service system server.
+    fn hello(&self, kiosk: &str, h: &Hello) -> HelloOk {
         tracing::info!(kiosk, software = %h.software, skew_ms = self.now_ms() - h.kiosk_time_ms, "hello");
-        let row = self
-            .store
-            .kiosks()?
-            .into_iter()
-            .find(|k| k.kiosk_id == kiosk);
-        let locked = row
-            .as_ref()
-            .filter(|k| k.locked)
-            .map(|k| boss_protocol::Lock {
-                reason: k.lock_reason.clone().unwrap_or_default(),
-                message: None,
-            });
-        let config_version = self
-            .store
-            .pushes(kiosk)?
-            .iter()
-            .filter(|p| p.kind == "config_bundle")
-            .filter_map(|p| {
-                serde_json::from_str::<serde_json::Value>(&p.payload)
-                    .ok()
-                    .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64))
-            })
-            .max();
-        Ok(HelloOk {
+        HelloOk {
             kiosk_id: kiosk.to_owned(),
             server_time_ms: self.now_ms(),
             heartbeat_interval_ms: HEARTBEAT_INTERVAL_MS,
-            config_version,
-            locked,
-            journal_acked_seq: self.store.journal_acked_seq(kiosk)?,
-        })
+            config_version: None,
+            locked: None,
+            journal_acked_seq: None,
+        }
     }
 
     fn lookup(&self, q: &SubscriberLookup) -> Result<Reply, StoreError> {
@@ -603,32 +577,44 @@ impl Service {
         if s.status == SubscriberStatus::Closed {
             return Ok(err(ErrorCode::SubscriberInactive, "号码已销户"));
         }
-        let failures = self
-            .sessions()
-            .password_failures
-            .get(a.msisdn.as_str())
-            .copied()
-            .unwrap_or(0);
-        if failures >= MAX_PASSWORD_FAILURES {
-            return Ok(err(
-                ErrorCode::AuthLocked,
-                "服务密码连续输错5次，今日已锁定，请用身份证验证或到柜台办理",
-            ));
+        let now = self.now_ms();
+        let locked_until = {
+            let mut sess = self.sessions();
+            match sess.password_failures.get(a.msisdn.as_str()).copied() {
+                // A new day: the count starts again.
+                Some((_, until)) if until <= now => {
+                    sess.password_failures.remove(a.msisdn.as_str());
+                    None
+                }
+                Some((n, until)) if n >= MAX_PASSWORD_FAILURES => Some(until),
+                _ => None,
+            }
+        };
+        if let Some(until) = locked_until {
+            return Ok(password_locked(until));
         }
         if a.password.expose() != s.service_password {
+            let until = end_of_day_ms(now);
             let mut sess = self.sessions();
-            let n = sess
+            let entry = sess
                 .password_failures
                 .entry(a.msisdn.as_str().to_owned())
-                .or_insert(0);
-            *n += 1;
-            return Ok(err(
-                ErrorCode::AuthFailed,
-                format!(
-                    "服务密码错误，还可尝试{}次",
-                    MAX_PASSWORD_FAILURES.saturating_sub(*n)
-                ),
-            ));
+                .or_insert((0, until));
+            entry.0 += 1;
+            entry.1 = until;
+            let n = entry.0;
+            drop(sess);
+            if n >= MAX_PASSWORD_FAILURES {
+                return Ok(password_locked(until));
+            }
+            let left = MAX_PASSWORD_FAILURES - n;
+            return Ok(Reply::Error(ErrorBody {
+                tries_left: Some(left),
+                ..ErrorBody::new(
+                    ErrorCode::AuthFailed,
+                    format!("服务密码错误，还可尝试{left}次"),
+                )
+            }));
         }
         self.sessions().password_failures.remove(a.msisdn.as_str());
         Ok(Reply::Ok(Response::AuthPassword(self.issue_token(
@@ -680,6 +666,8 @@ impl Service {
                 code: ErrorCode::Busy,
                 message: "验证码已发送，请稍后再试".into(),
                 retry_after_ms: u64::try_from(wait).ok(),
+                tries_left: None,
+                locked_until_ms: None,
             }));
         }
         Ok(Reply::Ok(Response::SmsCodeRequest(SmsCodeSent {
@@ -707,12 +695,16 @@ impl Service {
                 Some((_, _, attempts)) if attempts >= 5 => {
                     Some(err(ErrorCode::AuthLocked, "验证码输错次数过多，请重新获取"))
                 }
-                Some((code, _, _)) if code != q.code.expose() => {
+                Some((code, _, attempts)) if code != q.code.expose() => {
                     tx.execute(
                         "UPDATE sms_codes SET attempts=attempts+1 WHERE number=?1",
                         [q.msisdn.as_str()],
                     )?;
-                    Some(err(ErrorCode::AuthFailed, "验证码错误"))
+                    let left = u32::try_from((5 - 1 - attempts).max(0)).unwrap_or(0);
+                    Some(Reply::Error(ErrorBody {
+                        tries_left: Some(left),
+                        ..ErrorBody::new(ErrorCode::AuthFailed, "验证码错误")
+                    }))
                 }
                 Some(_) => {
                     tx.execute("DELETE FROM sms_codes WHERE number=?1", [q.msisdn.as_str()])?;
@@ -1315,6 +1307,54 @@ impl Service {
         }))
     }
 
+    /// Plans open to new orders, with the first month's fee for joining today; with a pool
+    /// number, only the plans allowed with it (a premium number needs a dearer plan).
+    fn plan_catalogue(&self, q: &boss_protocol::PlanCatalogueQuery) -> Result<Reply, StoreError> {
+        let today = self.today();
+        let min_fee = match &q.msisdn {
+            None => 0,
+            Some(m) => {
+                let premium: Option<i64> = self.store.with_tx(|tx| {
+                    Ok(tx
+                        .query_row(
+                            "SELECT premium_fen FROM number_pool WHERE number=?1",
+                            [m.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()?)
+                })?;
+                match premium {
+                    None => return Ok(err(ErrorCode::NumberUnavailable, "号码不在号池中")),
+                    Some(p) => min_plan_fee(p),
+                }
+            }
+        };
+        let plans = self
+            .store
+            .plans()?
+            .iter()
+            .filter(|p| p.open && p.monthly_fee_fen >= min_fee)
+            .map(|p| boss_protocol::CataloguePlan {
+                plan: wire_plan(p),
+                first_month_rule: match p.kind {
+                    rules::PlanKind::ProRata => boss_protocol::FirstMonthRule::ProRata,
+                    _ => boss_protocol::FirstMonthRule::Package,
+                },
+                first_month_fee_fen: to_u64(rules::first_month_fee(
+                    p.kind,
+                    p.monthly_fee_fen,
+                    today,
+                )),
+            })
+            .collect();
+        Ok(Reply::Ok(Response::PlanCatalogue(
+            boss_protocol::PlanCatalogue {
+                day: crate::clock::format_date(today),
+                plans,
+            },
+        )))
+    }
+
     fn number_search(&self, q: &NumberSearch) -> Result<Reply, StoreError> {
         let digits = |s: &Option<String>| {
             s.as_deref()
@@ -1348,11 +1388,7 @@ impl Service {
                     } else {
                         "normal".into()
                     },
-                    min_plan_fee_fen: match premium {
-                        p if p >= 100_000 => 12_800,
-                        p if p > 0 => 5_800,
-                        _ => 0,
-                    },
+                    min_plan_fee_fen: to_u64(min_plan_fee(premium)),
                 })
                 .collect(),
         })))
@@ -1818,51 +1854,14 @@ impl Service {
         })
     }
 
-    fn journal_upload(&self, kiosk: &str, j: &JournalUpload) -> Result<Reply, StoreError> {
-        if j.entries.len() > 500 {
-            return Ok(err(ErrorCode::BadRequest, "at most 500 entries per upload"));
-        }
-        let entries: Vec<(u64, String, JournalEntry)> = j
-            .entries
-            .iter()
-            .map(|e| {
-                let day = self
-                    .clock
-                    .day_of_ms(e.at_ms)
-                    .map(format_date)
-                    .unwrap_or_default();
-                (
-                    e.seq,
-                    day,
-                    JournalEntry {
-                        txn_id: e.txn_id.as_str().to_owned(),
-                        op: e.op.clone(),
-                        number: e
-                            .msisdn
-                            .as_ref()
-                            .map(|m| m.as_str().to_owned())
-                            .unwrap_or_default(),
-                        amount_fen: i64::try_from(e.amount_fen).unwrap_or(i64::MAX),
-                        state: state_name(e.state).to_owned(),
-                    },
-                )
-            })
-            .collect();
-        let (accepted, acked_seq) = self.store.store_journal(kiosk, &entries)?;
-        Ok(Reply::Ok(Response::JournalUpload(JournalAccepted {
-            accepted,
-            acked_seq,
-        })))
-    }
-
     fn reconcile(&self, kiosk: &str, r: &Reconcile) -> Result<Reply, StoreError> {
         if parse_date(&r.day).is_err() {
             return Ok(err(ErrorCode::BadRequest, "day must be YYYY-MM-DD"));
         }
-        let theirs: Vec<JournalEntry> = r
+        let theirs: Vec<ReconEntry> = r
             .txns
             .iter()
-            .map(|t| JournalEntry {
+            .map(|t| ReconEntry {
                 txn_id: t.txn_id.as_str().to_owned(),
                 op: t.op.clone(),
                 number: String::new(),
@@ -1870,9 +1869,7 @@ impl Service {
                 state: state_name(t.state).to_owned(),
             })
             .collect();
-        let rec = self.store.reconcile(kiosk, &r.day, Some(&theirs))?;
-        let ours = self.store.reconcile(kiosk, &r.day, None)?;
-        let _ = ours;
+        let rec = self.store.reconcile(kiosk, &r.day, &theirs)?;
         let mut mismatches: Vec<boss_protocol::Mismatch> = rec
             .mismatches
             .iter()

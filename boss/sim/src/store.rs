@@ -1,6 +1,6 @@
 //! The business system's SQLite store: subscribers, plans, bills, itemised records, number
-//! pool, blank SIMs, ID registry, blacklist, the idempotent transaction ledger, SMS outbox,
-//! kiosks and pushes. WAL journal, `synchronous = FULL`: a committed credit survives a crash.
+//! pool, blank SIMs, ID registry, blacklist, the idempotent transaction ledger and the SMS
+//! outbox — what the operator has. WAL journal, `synchronous = FULL`: a committed credit survives a crash.
 //!
 //! Every money or card operation runs inside [`Store::idempotent`], keyed by
 //! (kiosk id, transaction id): the first outcome is stored with the change in one SQLite
@@ -247,40 +247,6 @@ impl<T> Outcome<T> {
     }
 }
 
-/// A kiosk as head office sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct KioskRow {
-    /// Kiosk id from its certificate.
-    pub kiosk_id: String,
-    /// Last message, Unix seconds.
-    pub last_seen: i64,
-    /// Last heartbeat, JSON as received.
-    pub last_heartbeat: Option<String>,
-    /// Locked by head office.
-    pub locked: bool,
-    /// Why it was locked.
-    pub lock_reason: Option<String>,
-}
-
-/// A push (下发) to a kiosk and its acknowledgement.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PushRow {
-    /// Push id.
-    pub push_id: i64,
-    /// Target kiosk.
-    pub kiosk_id: String,
-    /// `config`, `lock`, `unlock`, `diagnostics`.
-    pub kind: String,
-    /// Payload, JSON.
-    pub payload: String,
-    /// Sent on the wire, Unix seconds.
-    pub sent_at: Option<i64>,
-    /// Acknowledged, Unix seconds.
-    pub acked_at: Option<i64>,
-    /// Ack verdict and detail.
-    pub ack_detail: Option<String>,
-}
-
 /// An SMS in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Sms {
@@ -292,22 +258,10 @@ pub struct Sms {
     pub at: i64,
 }
 
-/// One kiosk's totals for a day.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DayReport {
-    /// Kiosk.
-    pub kiosk_id: String,
-    /// Completed money transactions (reversed ones excluded).
-    pub count: i64,
-    /// Their sum, fen.
-    pub amount_fen: i64,
-    /// Reversed transactions.
-    pub reversed: i64,
-}
-
-/// An entry of a kiosk's journal as uploaded for reconciliation.
+/// One transaction of a kiosk's day on either side of a reconciliation: as the kiosk lists
+/// it in a `reconcile` request, or as the operator's ledger holds it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct JournalEntry {
+pub struct ReconEntry {
     /// Kiosk's transaction id.
     pub txn_id: String,
     /// Operation.
@@ -418,17 +372,11 @@ CREATE TABLE IF NOT EXISTS sms_outbox(
 CREATE TABLE IF NOT EXISTS sms_codes(
   number TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at INTEGER NOT NULL,
   attempts INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS kiosks(
-  kiosk_id TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
-  last_heartbeat TEXT, locked INTEGER NOT NULL DEFAULT 0, lock_reason TEXT);
-CREATE TABLE IF NOT EXISTS pushes(
-  push_id INTEGER PRIMARY KEY AUTOINCREMENT, kiosk_id TEXT NOT NULL, kind TEXT NOT NULL,
-  payload TEXT NOT NULL, created_at INTEGER NOT NULL, sent_at INTEGER, acked_at INTEGER,
-  ack_detail TEXT);
-CREATE TABLE IF NOT EXISTS journals(
-  kiosk_id TEXT NOT NULL, seq INTEGER NOT NULL, txn_id TEXT NOT NULL, day TEXT NOT NULL,
-  op TEXT NOT NULL, number TEXT NOT NULL, amount_fen INTEGER NOT NULL, state TEXT NOT NULL,
-  PRIMARY KEY(kiosk_id, seq));
+-- Head office's tables of earlier versions (kiosks, pushes, uploaded journals) belong to
+-- the self-service system server now.
+DROP TABLE IF EXISTS kiosks;
+DROP TABLE IF EXISTS pushes;
+DROP TABLE IF EXISTS journals;
 ";
 
 /// The store. One connection behind a mutex: every operation is a short SQLite
@@ -588,6 +536,22 @@ impl Store {
         subscriber_tx(&conn, number)
     }
 
+    /// The ICCID of the SIM card `number` is active on (the last one written for it), if
+    /// the operator wrote one.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn sim_of(&self, number: &str) -> Result<Option<String>, StoreError> {
+        let conn = lock(&self.conn);
+        Ok(conn
+            .query_row(
+                "SELECT iccid FROM sims WHERE number = ?1 AND state = 'active' ORDER BY rowid DESC LIMIT 1",
+                [number],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Every plan, cheapest first.
     ///
     /// # Errors
@@ -671,231 +635,36 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records a kiosk's contact (and heartbeat JSON, when given).
+    /// The operator's ledger of a day (every kiosk, or one): what reconciliation compares a
+    /// kiosk's list with. By kiosk, then transaction id.
     ///
     /// # Errors
     /// SQLite's.
-    pub fn touch_kiosk(
-        &self,
-        kiosk_id: &str,
-        now: i64,
-        heartbeat: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let conn = lock(&self.conn);
-        conn.execute(
-            "INSERT INTO kiosks(kiosk_id, first_seen, last_seen, last_heartbeat) \
-             VALUES (?1, ?2, ?2, ?3) ON CONFLICT(kiosk_id) DO UPDATE SET last_seen=?2, \
-             last_heartbeat=COALESCE(?3, last_heartbeat)",
-            params![kiosk_id, now, heartbeat],
-        )?;
-        Ok(())
-    }
-
-    /// Every kiosk ever seen.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn kiosks(&self) -> Result<Vec<KioskRow>, StoreError> {
+    pub fn ledger(&self, day: &str, kiosk_id: Option<&str>) -> Result<Vec<TxnRow>, StoreError> {
         let conn = lock(&self.conn);
         let mut st = conn.prepare(
-            "SELECT kiosk_id, last_seen, last_heartbeat, locked, lock_reason FROM kiosks \
-             ORDER BY kiosk_id",
+            "SELECT kiosk_id, txn_id, op, number, amount_fen, state, day, response, at FROM txns \
+             WHERE day=?1 AND (?2 IS NULL OR kiosk_id=?2) ORDER BY kiosk_id, txn_id",
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(KioskRow {
+        let rows = st.query_map(params![day, kiosk_id], |r| {
+            Ok(TxnRow {
                 kiosk_id: r.get(0)?,
-                last_seen: r.get(1)?,
-                last_heartbeat: r.get(2)?,
-                locked: r.get(3)?,
-                lock_reason: r.get(4)?,
+                txn_id: r.get(1)?,
+                op: r.get(2)?,
+                number: r.get(3)?,
+                amount_fen: r.get(4)?,
+                state: r.get(5)?,
+                day: r.get(6)?,
+                response: r.get(7)?,
+                at: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Sets or clears a kiosk's lock as head office wants it.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn set_locked(
-        &self,
-        kiosk_id: &str,
-        locked: bool,
-        reason: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let conn = lock(&self.conn);
-        conn.execute(
-            "INSERT INTO kiosks(kiosk_id, first_seen, last_seen, locked, lock_reason) \
-             VALUES (?1, ?2, ?2, ?3, ?4) ON CONFLICT(kiosk_id) DO UPDATE SET locked=?3, \
-             lock_reason=?4",
-            params![kiosk_id, now, locked, reason],
-        )?;
-        Ok(())
-    }
-
-    /// Queues a push; returns its id.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn queue_push(
-        &self,
-        kiosk_id: &str,
-        kind: &str,
-        payload: &str,
-        now: i64,
-    ) -> Result<i64, StoreError> {
-        let conn = lock(&self.conn);
-        conn.execute(
-            "INSERT INTO pushes(kiosk_id, kind, payload, created_at) VALUES (?1,?2,?3,?4)",
-            params![kiosk_id, kind, payload, now],
-        )?;
-        Ok(conn.last_insert_rowid())
-    }
-
-    /// Pushes not yet acknowledged by `kiosk_id`, oldest first.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn pending_pushes(&self, kiosk_id: &str) -> Result<Vec<PushRow>, StoreError> {
-        self.pushes_where("kiosk_id=?1 AND acked_at IS NULL", kiosk_id)
-    }
-
-    /// Every push to `kiosk_id`.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn pushes(&self, kiosk_id: &str) -> Result<Vec<PushRow>, StoreError> {
-        self.pushes_where("kiosk_id=?1", kiosk_id)
-    }
-
-    fn pushes_where(&self, cond: &str, kiosk_id: &str) -> Result<Vec<PushRow>, StoreError> {
-        let conn = lock(&self.conn);
-        let mut st = conn.prepare(&format!(
-            "SELECT push_id, kiosk_id, kind, payload, sent_at, acked_at, ack_detail FROM pushes \
-             WHERE {cond} ORDER BY push_id"
-        ))?;
-        let rows = st.query_map(params![kiosk_id], |r| {
-            Ok(PushRow {
-                push_id: r.get(0)?,
-                kiosk_id: r.get(1)?,
-                kind: r.get(2)?,
-                payload: r.get(3)?,
-                sent_at: r.get(4)?,
-                acked_at: r.get(5)?,
-                ack_detail: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Marks a push as written to the wire.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn push_sent(&self, push_id: i64, now: i64) -> Result<(), StoreError> {
-        let conn = lock(&self.conn);
-        conn.execute(
-            "UPDATE pushes SET sent_at=?2 WHERE push_id=?1",
-            params![push_id, now],
-        )?;
-        Ok(())
-    }
-
-    /// Records a kiosk's acknowledgement of its own push; false if no such push of that kiosk.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn push_acked(
-        &self,
-        kiosk_id: &str,
-        push_id: i64,
-        detail: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let conn = lock(&self.conn);
-        let n = conn.execute(
-            "UPDATE pushes SET acked_at=?3, ack_detail=?4 WHERE push_id=?1 AND kiosk_id=?2 \
-             AND acked_at IS NULL",
-            params![push_id, kiosk_id, now, detail],
-        )?;
-        Ok(n == 1)
-    }
-
-    /// Stores a kiosk's journal entries `(seq, day, entry)`; repeats of a `seq` are ignored.
-    /// Returns how many were new and the highest `seq` now held.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn store_journal(
-        &self,
-        kiosk_id: &str,
-        entries: &[(u64, String, JournalEntry)],
-    ) -> Result<(u32, u64), StoreError> {
-        self.with_tx(|tx| {
-            let mut new = 0;
-            {
-                let mut st = tx.prepare(
-                    "INSERT OR IGNORE INTO journals(kiosk_id, seq, txn_id, day, op, number, \
-                     amount_fen, state) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                )?;
-                for (seq, day, e) in entries {
-                    let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
-                    new += st.execute(params![
-                        kiosk_id,
-                        seq,
-                        e.txn_id,
-                        day,
-                        e.op,
-                        e.number,
-                        e.amount_fen,
-                        e.state
-                    ])?;
-                }
-            }
-            let max: Option<i64> = tx.query_row(
-                "SELECT MAX(seq) FROM journals WHERE kiosk_id=?1",
-                [kiosk_id],
-                |r| r.get(0),
-            )?;
-            Ok((
-                u32::try_from(new).unwrap_or(u32::MAX),
-                max.and_then(|m| u64::try_from(m).ok()).unwrap_or(0),
-            ))
-        })
-    }
-
-    /// Highest journal `seq` held for a kiosk.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn journal_acked_seq(&self, kiosk_id: &str) -> Result<Option<u64>, StoreError> {
-        let conn = lock(&self.conn);
-        let max: Option<i64> = conn.query_row(
-            "SELECT MAX(seq) FROM journals WHERE kiosk_id=?1",
-            [kiosk_id],
-            |r| r.get(0),
-        )?;
-        Ok(max.and_then(|m| u64::try_from(m).ok()))
-    }
-
-    /// Kiosks with ledger or journal entries on `day`.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn kiosks_active_on(&self, day: &str) -> Result<Vec<String>, StoreError> {
-        let conn = lock(&self.conn);
-        let mut st = conn.prepare(
-            "SELECT kiosk_id FROM txns WHERE day=?1 UNION SELECT kiosk_id FROM journals \
-             WHERE day=?1 ORDER BY 1",
-        )?;
-        let rows = st.query_map([day], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Reconciles one kiosk's day (对账): its journal (uploaded, or `kiosk_side` when given)
-    /// against the ledger. Only money operations count in the totals; every difference in
-    /// any operation is listed.
+    /// Reconciles one kiosk's day (对账): the kiosk's list of transactions (as a `reconcile`
+    /// request brings it) against the ledger. Only money operations count in the totals;
+    /// every difference in a money-changing operation is listed.
     ///
     /// # Errors
     /// SQLite's.
@@ -903,37 +672,16 @@ impl Store {
         &self,
         kiosk_id: &str,
         day: &str,
-        kiosk_side: Option<&[JournalEntry]>,
+        kiosk: &[ReconEntry],
     ) -> Result<Reconciliation, StoreError> {
         let conn = lock(&self.conn);
-        let kiosk: Vec<JournalEntry> = match kiosk_side {
-            Some(e) => e.to_vec(),
-            None => {
-                // The latest entry of each transaction (highest seq) is its final state.
-                let mut st = conn.prepare(
-                    "SELECT txn_id, op, number, amount_fen, state FROM journals j \
-                     WHERE kiosk_id=?1 AND day=?2 AND seq=(SELECT MAX(seq) FROM journals \
-                     WHERE kiosk_id=j.kiosk_id AND txn_id=j.txn_id) ORDER BY txn_id",
-                )?;
-                let rows = st.query_map(params![kiosk_id, day], |r| {
-                    Ok(JournalEntry {
-                        txn_id: r.get(0)?,
-                        op: r.get(1)?,
-                        number: r.get(2)?,
-                        amount_fen: r.get(3)?,
-                        state: r.get(4)?,
-                    })
-                })?;
-                rows.collect::<Result<_, _>>()?
-            }
-        };
         let mut st = conn.prepare(
             "SELECT txn_id, op, number, amount_fen, state FROM txns \
              WHERE kiosk_id=?1 AND day=?2 ORDER BY txn_id",
         )?;
-        let ours: Vec<JournalEntry> = st
+        let ours: Vec<ReconEntry> = st
             .query_map(params![kiosk_id, day], |r| {
-                Ok(JournalEntry {
+                Ok(ReconEntry {
                     txn_id: r.get(0)?,
                     op: r.get(1)?,
                     number: r.get(2)?,
@@ -942,31 +690,7 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        Ok(reconcile_entries(kiosk_id, day, &kiosk, &ours))
-    }
-
-    /// Per-kiosk totals of a day's completed money transactions.
-    ///
-    /// # Errors
-    /// SQLite's.
-    pub fn report(&self, day: &str) -> Result<Vec<DayReport>, StoreError> {
-        let conn = lock(&self.conn);
-        let mut st = conn.prepare(
-            "SELECT kiosk_id, \
-               SUM(CASE WHEN state='done' AND amount_fen<>0 THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN state='done' THEN amount_fen ELSE 0 END), \
-               SUM(CASE WHEN state='reversed' THEN 1 ELSE 0 END) \
-             FROM txns WHERE day=?1 AND op<>'reversal' GROUP BY kiosk_id ORDER BY kiosk_id",
-        )?;
-        let rows = st.query_map(params![day], |r| {
-            Ok(DayReport {
-                kiosk_id: r.get(0)?,
-                count: r.get(1)?,
-                amount_fen: r.get(2)?,
-                reversed: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(reconcile_entries(kiosk_id, day, kiosk, &ours))
     }
 
     /// Reads a meta value.
@@ -995,28 +719,30 @@ pub fn is_money_changing(op: &str) -> bool {
     is_money_op(op) || matches!(op, "reversal" | "cancel_order")
 }
 
-/// Pure comparison of two journals for one kiosk and day.
+/// Pure comparison of a kiosk's list and the ledger for one kiosk and day. Amounts are
+/// compared where both sides say the transaction was done (a refusal moved no money, whatever
+/// amount the kiosk lists for it).
 #[must_use]
 pub fn reconcile_entries(
     kiosk_id: &str,
     day: &str,
-    kiosk: &[JournalEntry],
-    ours: &[JournalEntry],
+    kiosk: &[ReconEntry],
+    ours: &[ReconEntry],
 ) -> Reconciliation {
     use std::collections::BTreeMap;
-    let counts = |v: &[JournalEntry]| {
+    let counts = |v: &[ReconEntry]| {
         v.iter()
             .filter(|e| e.state == "done" && is_money_op(&e.op))
             .fold((0, 0), |(c, a), e| (c + 1, a + e.amount_fen))
     };
     let (kiosk_count, kiosk_amount_fen) = counts(kiosk);
     let (operator_count, operator_amount_fen) = counts(ours);
-    let k: BTreeMap<&str, &JournalEntry> = kiosk
+    let k: BTreeMap<&str, &ReconEntry> = kiosk
         .iter()
         .filter(|e| is_money_changing(&e.op))
         .map(|e| (e.txn_id.as_str(), e))
         .collect();
-    let o: BTreeMap<&str, &JournalEntry> = ours
+    let o: BTreeMap<&str, &ReconEntry> = ours
         .iter()
         .filter(|e| is_money_changing(&e.op))
         .map(|e| (e.txn_id.as_str(), e))
@@ -1033,7 +759,7 @@ pub fn reconcile_entries(
             (Some(ke), Some(oe)) if (ke.state == "done") != (oe.state == "done") => {
                 Some(MismatchKind::StateDiffers)
             }
-            (Some(ke), Some(oe)) if ke.amount_fen != oe.amount_fen => {
+            (Some(ke), Some(oe)) if ke.state == "done" && ke.amount_fen != oe.amount_fen => {
                 Some(MismatchKind::AmountDiffers)
             }
             _ => None,
@@ -1170,8 +896,8 @@ pub fn send_sms_tx(
 mod tests {
     use super::*;
 
-    fn e(id: &str, op: &str, fen: i64, state: &str) -> JournalEntry {
-        JournalEntry {
+    fn e(id: &str, op: &str, fen: i64, state: &str) -> ReconEntry {
+        ReconEntry {
             txn_id: id.into(),
             op: op.into(),
             number: String::new(),
@@ -1187,6 +913,8 @@ mod tests {
             e("B", "recharge", 200, "done"),
             e("C", "recharge", 300, "refused"),
             e("D", "recharge", 400, "done"),
+            // Refused on both sides: the kiosk lists the cash it took, the ledger no money.
+            e("F", "recharge", 500, "failed"),
             e("X", "cash_box_clearance", 99_900, "done"),
         ];
         let ours = [
@@ -1194,6 +922,7 @@ mod tests {
             e("B", "recharge", 250, "done"),
             e("C", "recharge", 300, "done"),
             e("E", "new_sim_order", 6_000, "done"),
+            e("F", "recharge", 0, "refused"),
             e("P", "plan_change", 0, "done"),
         ];
         let r = reconcile_entries("K1", "2026-11-20", &kiosk, &ours);

@@ -111,6 +111,48 @@ async fn plan_change_frozen_on_days_1_to_5_and_refused_with_arrears() {
     assert_eq!(code(&r), Some(ErrorCode::AuthFailed));
 }
 
+/// Wrong service passwords say how many tries are left; the fifth locks password
+/// authentication until the end of the Beijing day, and says until when — the right password
+/// too is refused then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_passwords_lock_until_the_end_of_the_day() {
+    let sim = start("2026-11-20", &[K1]).await;
+    let mut k = Kiosk::connect(&sim, K1).await;
+    let password = |p: &str| {
+        Request::AuthPassword(AuthPassword {
+            msisdn: Msisdn::new("13900000001"),
+            password: Secret::new(p),
+        })
+    };
+    for left in [4, 3, 2, 1] {
+        let r = k.call(password("000000")).await.unwrap();
+        let Reply::Error(e) = r else { panic!("{r:?}") };
+        assert_eq!((e.code, e.tries_left), (ErrorCode::AuthFailed, Some(left)));
+    }
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let r = k.call(password("000000")).await.unwrap();
+    let Reply::Error(e) = r else { panic!("{r:?}") };
+    assert_eq!(e.code, ErrorCode::AuthLocked);
+    let until = e.locked_until_ms.expect("until when");
+    assert!(until > now_ms && until <= now_ms + 86_400_000, "{until}");
+    // Midnight in Beijing.
+    assert_eq!((until + 8 * 3_600_000) % 86_400_000, 0);
+    let r = k.call(password("123456")).await.unwrap();
+    let Reply::Error(e) = r else { panic!("{r:?}") };
+    assert_eq!(
+        (e.code, e.locked_until_ms),
+        (ErrorCode::AuthLocked, Some(until))
+    );
+    // Another number is not affected.
+    password_token(&mut k, "13800000000").await;
+}
+
 /// Runs the new-SIM flow up to the order; returns the order answer (or the refusal).
 async fn order_new_sim(k: &mut Kiosk, card: &IdCard, plan: &str, txn: &str, prepaid: u64) -> Reply {
     let face = k
@@ -543,44 +585,59 @@ async fn reconciliation_lists_every_mismatch() {
             ("D".into(), MismatchKind::MissingAtOperator),
         ]
     );
-    // Journal upload is idempotent by seq and feeds the console's reconciliation.
-    let entry = |seq, id: &str, fen| JournalEntry {
-        seq,
-        txn_id: TxnId::new(id),
-        at_ms: now_ms(),
-        op: "recharge".into(),
-        msisdn: None,
-        amount_fen: fen,
-        state: TxnState::Committed,
-        detail: None,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_catalogue_quotes_the_first_month_for_today_and_the_number() {
+    let catalogue = |r: Reply| match r {
+        Reply::Ok(Response::PlanCatalogue(c)) => c,
+        other => panic!("{other:?}"),
     };
-    let up = Request::JournalUpload(JournalUpload {
-        entries: vec![
-            entry(1, "A", 1_000),
-            entry(2, "B", 2_000),
-            entry(3, "C", 3_000),
-        ],
-    });
-    let r = k.call(up.clone()).await.unwrap();
-    assert!(
-        matches!(
-            r,
-            Reply::Ok(Response::JournalUpload(JournalAccepted {
-                accepted: 3,
-                acked_seq: 3
-            }))
-        ),
-        "{r:?}"
+    let fee = |c: &PlanCatalogue, id: &str| {
+        c.plans
+            .iter()
+            .find(|p| p.plan.id == id)
+            .map(|p| (p.first_month_rule, p.first_month_fee_fen))
+    };
+    let early = start("2026-11-03", &[K1]).await;
+    let mut k = Kiosk::connect(&early, K1).await;
+    let c = catalogue(
+        k.call(Request::PlanCatalogue(PlanCatalogueQuery::default()))
+            .await
+            .unwrap(),
     );
-    let r = k.call(up).await.unwrap();
-    assert!(
-        matches!(
-            r,
-            Reply::Ok(Response::JournalUpload(JournalAccepted {
-                accepted: 0,
-                acked_seq: 3
-            }))
-        ),
-        "{r:?}"
+    assert_eq!(c.day, "2026-11-03");
+    assert_eq!(fee(&c, "P58"), Some((FirstMonthRule::Package, 5_800)));
+    // 30 yuan a month by the day: 28 days left in November.
+    assert_eq!(fee(&c, "R30"), Some((FirstMonthRule::ProRata, 2_762)));
+    assert_eq!(fee(&c, "P76OLD"), None, "closed to new orders");
+
+    let late = start("2026-11-20", &[K1]).await;
+    let mut k = Kiosk::connect(&late, K1).await;
+    let c = catalogue(
+        k.call(Request::PlanCatalogue(PlanCatalogueQuery::default()))
+            .await
+            .unwrap(),
     );
+    assert_eq!(fee(&c, "P58"), Some((FirstMonthRule::Package, 2_900)));
+    // A premium number goes only with the plans it requires.
+    let c = catalogue(
+        k.call(Request::PlanCatalogue(PlanCatalogueQuery {
+            msisdn: Some(Msisdn::new("13988888888")),
+        }))
+        .await
+        .unwrap(),
+    );
+    assert!(!c.plans.is_empty());
+    assert!(
+        c.plans.iter().all(|p| p.plan.monthly_fee_fen >= 12_800),
+        "{c:?}"
+    );
+    let r = k
+        .call(Request::PlanCatalogue(PlanCatalogueQuery {
+            msisdn: Some(Msisdn::new("13000000000")),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(code(&r), Some(ErrorCode::NumberUnavailable));
 }

@@ -1,12 +1,12 @@
 //! The simulator over real mutual TLS on loopback: idempotency, drop-after-commit,
-//! reversal, pushes, certificate checks and faults.
+//! reversal, certificate checks and faults — and nothing of head office's.
 
 mod common;
 
 use boss_protocol::{
-    ErrorCode, Lock, Push, Reply, Request, Response, Reversal, TxnId, TxnState, TxnStatusQuery,
+    ErrorCode, JournalEntry, JournalUpload, Push, Reply, Request, Response, Reversal, TxnId,
+    TxnState, TxnStatusQuery, Unlock,
 };
-use boss_sim::control;
 use boss_sim::faults::{FaultPatch, FaultSettings};
 use common::*;
 
@@ -183,107 +183,82 @@ async fn reversal_undoes_a_recharge_once() {
     let r4 = k.call(rev("R-4", "T-2")).await.unwrap();
     assert_eq!(code(&r4), Some(ErrorCode::NotReversible), "{r4:?}");
     assert_eq!(balance(&sim, "13800000000"), before + 700);
-    // The day report counts no money for the reversed recharge.
-    let rep = sim
+    // The operator's ledger of the day: the reversed recharge no longer counts as done.
+    let ledger = sim
         .running
         .shared
         .service
         .store()
-        .report("2026-11-20")
+        .ledger("2026-11-20", Some(K1))
         .unwrap();
+    let recharges: Vec<(&str, &str, i64)> = ledger
+        .iter()
+        .filter(|r| r.op == "recharge")
+        .map(|r| (r.txn_id.as_str(), r.state.as_str(), r.amount_fen))
+        .collect();
     assert_eq!(
-        rep.first().map(|r| (r.count, r.amount_fen, r.reversed)),
-        Some((1, 1_000, 1))
+        recharges,
+        [("T-1", "reversed", 2_000), ("T-2", "done", 1_000)]
     );
 }
 
+/// Head office's part of the protocol is the self-service system server's (docs/hq.md): the
+/// operator keeps no lock, configuration or journal for a kiosk, takes no uploads, sends no
+/// pushes and ignores acknowledgements; a kiosk's business is served whatever head office
+/// decided.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pushes_are_delivered_and_acknowledged() {
-    let sim = start("2026-11-20", &[K1, "K0002"]).await;
-    let mut k = Kiosk::connect(&sim, K1).await;
-    // Through the control socket, as `boss-sim push-config` does.
-    let cfg = Push::ConfigBundle(boss_protocol::ConfigBundle {
-        version: 7,
-        config: serde_json::json!({"banner": "欢迎光临"}),
-    });
-    let resp = control::call(
-        &sim.data(),
-        &control::ControlRequest::Push {
-            kiosks: vec![K1.into()],
-            push: cfg.clone(),
-        },
-    )
-    .await
-    .unwrap();
-    let control::ControlResponse::Queued { pushes } = resp else {
-        panic!("{resp:?}")
-    };
-    assert!(pushes.first().is_some_and(|p| p.delivered_now));
-    let (id, p) = k.next_push().await.unwrap();
-    assert_eq!(p, cfg);
-    k.ack(id, &p).await.unwrap();
-    // The ack is processed in order with the next request.
-    k.call(heartbeat()).await.unwrap();
-    let store = sim.running.shared.service.store();
-    let rows = store.pushes(K1).unwrap();
-    assert!(rows.iter().all(|r| r.acked_at.is_some()), "{rows:?}");
-
-    // A lock queued while the kiosk is offline arrives after its next hello, and the
-    // hello answer already says it is locked; new business is refused meanwhile.
-    drop(k);
-    control::queue_push(
-        store,
-        Some(&sim.running.shared.hub),
-        &["K0002".into()],
-        &Push::Lock(Lock {
-            reason: "cash box audit".into(),
-            message: None,
-        }),
-        0,
-    )
-    .unwrap();
-    let mut k2 = Kiosk::connect_raw(sim.addr(), client_config(&sim.certs(), "K0002"))
+async fn head_office_is_not_the_operators() {
+    let sim = start("2026-11-20", &[K1]).await;
+    let mut k = Kiosk::connect_raw(sim.addr(), client_config(&sim.certs(), K1))
         .await
         .unwrap();
-    let h = k2.call(hello()).await.unwrap();
+    let h = k.call(hello()).await.unwrap();
     let Reply::Ok(Response::Hello(h)) = h else {
         panic!("{h:?}")
     };
-    assert_eq!(h.locked.map(|l| l.reason), Some("cash box audit".into()));
-    let (id, p) = k2.next_push().await.unwrap();
-    assert!(matches!(p, Push::Lock(_)));
-    k2.ack(id, &p).await.unwrap();
-    let r = k2.call(recharge("K2-1", "13800000000", 100)).await.unwrap();
-    assert_eq!(code(&r), Some(ErrorCode::KioskLocked));
-    assert!(
-        store
-            .pushes("K0002")
-            .unwrap()
-            .iter()
-            .all(|r| r.acked_at.is_some())
-    );
-    // Kiosks list over the control socket shows it online, with its heartbeat stored.
-    k2.call(heartbeat()).await.unwrap();
-    let resp = control::call(&sim.data(), &control::ControlRequest::Kiosks)
-        .await
-        .unwrap();
-    let control::ControlResponse::Kiosks { online } = resp else {
-        panic!()
-    };
+    assert_eq!(h.kiosk_id, K1);
     assert_eq!(
-        online
-            .iter()
-            .map(|o| o.kiosk_id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["K0002"]
+        (h.config_version, h.locked, h.journal_acked_seq),
+        (None, None, None)
     );
-    let row = store
-        .kiosks()
-        .unwrap()
-        .into_iter()
-        .find(|k| k.kiosk_id == "K0002")
+    // The heartbeat keeps the session up; nothing of it is kept.
+    let r = k.call(heartbeat()).await.unwrap();
+    assert!(matches!(r, Reply::Ok(Response::Heartbeat(_))), "{r:?}");
+    let up = Request::JournalUpload(JournalUpload {
+        entries: vec![JournalEntry {
+            seq: 1,
+            txn_id: TxnId::new("A"),
+            at_ms: now_ms(),
+            op: "recharge".into(),
+            msisdn: None,
+            amount_fen: 100,
+            state: TxnState::Committed,
+            detail: None,
+        }],
+    });
+    let r = k.call(up).await.unwrap();
+    assert_eq!(code(&r), Some(ErrorCode::UnknownOp), "{r:?}");
+    // An acknowledgement of a push never sent is ignored; the link goes on.
+    k.ack(99, &Push::Unlock(Unlock {})).await.unwrap();
+    let r = k.call(recharge("H-1", "13800000000", 100)).await.unwrap();
+    assert!(matches!(r, Reply::Ok(Response::Recharge(_))), "{r:?}");
+    // Nothing written but the business: no table of kiosks, pushes or journals.
+    let tables: Vec<String> = sim
+        .running
+        .shared
+        .service
+        .store()
+        .with_tx(|tx| {
+            let mut st = tx.prepare("SELECT name FROM sqlite_master WHERE type='table'")?;
+            let v = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(v)
+        })
         .unwrap();
-    assert!(row.locked && row.last_heartbeat.is_some_and(|h| h.contains("paper_low")));
+    for gone in ["kiosks", "pushes", "journals"] {
+        assert!(!tables.iter().any(|t| t == gone), "{gone} in {tables:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,6 +347,36 @@ async fn faults_wrong_certificate_refuse_and_error_rate() {
             latency_ms: 50,
             ..FaultSettings::default()
         }
+    );
+}
+
+/// docs/boss-protocol.md §3: an unknown `op` is answered `unknown_op`, a request that does
+/// not parse `bad_request`; both keep the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_op_and_unparsable_request_are_answered_and_the_link_stays() {
+    let sim = start("2026-11-20", &[K1]).await;
+    let mut k = Kiosk::connect(&sim, K1).await;
+    k.send_raw(br#"{"v":1,"id":900,"kind":"request","body":{"op":"teleport","to":"mars"}}"#)
+        .await
+        .unwrap();
+    let r = k.wait_reply(900).await.unwrap();
+    assert_eq!(code(&r), Some(ErrorCode::UnknownOp), "{r:?}");
+    // A known op with a field missing does not parse: bad_request.
+    k.send_raw(br#"{"v":1,"id":901,"kind":"request","body":{"op":"recharge","txn_id":"U-1"}}"#)
+        .await
+        .unwrap();
+    let r = k.wait_reply(901).await.unwrap();
+    assert_eq!(code(&r), Some(ErrorCode::BadRequest), "{r:?}");
+    // The same connection still serves requests.
+    let r = k
+        .call(Request::TxnStatus(TxnStatusQuery {
+            txn_id: TxnId::new("U-never-sent"),
+        }))
+        .await
+        .unwrap();
+    assert!(
+        !matches!(code(&r), Some(ErrorCode::UnknownOp | ErrorCode::BadRequest)),
+        "{r:?}"
     );
 }
 

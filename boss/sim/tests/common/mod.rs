@@ -107,6 +107,11 @@ impl Kiosk {
         k
     }
 
+    /// The TLS stream, to write raw envelopes.
+    pub fn stream_mut(&mut self) -> &mut TlsStream<TcpStream> {
+        &mut self.stream
+    }
+
     pub async fn send(&mut self, req: Request) -> std::io::Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
@@ -114,6 +119,15 @@ impl Kiosk {
             .await
             .map_err(std::io::Error::other)?;
         Ok(id)
+    }
+
+    /// Sends one frame with this JSON payload as it is (requests this crate cannot build).
+    pub async fn send_raw(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let len = u32::try_from(payload.len()).map_err(std::io::Error::other)?;
+        self.stream.write_all(&len.to_be_bytes()).await?;
+        self.stream.write_all(payload).await?;
+        self.stream.flush().await
     }
 
     /// Sends a request and waits for its answer; pushes arriving meanwhile are kept.
@@ -212,6 +226,10 @@ pub fn heartbeat() -> Request {
         },
         screen: "idle".into(),
         last_error: None,
+        software: None,
+        config_version: None,
+        kiosk_state: None,
+        state_detail: None,
     })
 }
 
