@@ -1,7 +1,12 @@
-//! Screen benchmark (software renderer, no display): cold start to first frame, and the
-//! render time of every screen at 1080×1920 with the heaviest one named.
+//! Screen benchmark (software renderer, no display): cold start to first frame, the
+//! render time of every screen at 1080×1920 with the heaviest one named, and how many
+//! taps a top-up takes beyond the eleven digits (driven by accessible label under Slint's
+//! testing backend, against a scripted engine).
 //!
 //! `cargo bench -p telekiosk --bench ui_render` (prints; asserts nothing about speed).
+
+#[path = "../tests/ui_support/mod.rs"]
+mod ui_support;
 
 use std::time::{Duration, Instant};
 
@@ -48,5 +53,26 @@ fn main() {
     }
     if let Some((name, d)) = heaviest {
         println!("heaviest screen at 1080x1920: {name} in {d:.1?}");
+    }
+
+    // Slint's platform is per thread: the testing backend gets a thread of its own.
+    match std::thread::spawn(ui_support::scripted_top_up).join() {
+        Ok(taps) => {
+            let beyond: Vec<&str> = taps
+                .iter()
+                .map(String::as_str)
+                .filter(|t| !(t.len() == 1 && t.chars().all(|c| c.is_ascii_digit())))
+                .collect();
+            println!(
+                "top-up taps beyond the {} digits: {} ({})",
+                taps.len() - beyond.len(),
+                beyond.len(),
+                beyond.join(" → ")
+            );
+        }
+        Err(_) => {
+            eprintln!("the scripted top-up through the screen failed");
+            std::process::exit(1);
+        }
     }
 }

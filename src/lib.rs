@@ -6,9 +6,12 @@
 pub mod boss;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
-pub mod engine;
 pub mod flow;
 pub mod journal;
+pub mod logging;
 pub mod receipts;
+pub mod run;
+pub mod runtime;
 pub mod ui;

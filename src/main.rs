@@ -1,13 +1,14 @@
 //! telekiosk — the self-service terminal of a mobile operator's shop.
 //!
-//! One binary: the kiosk itself, the device simulators (`sim`), the technician's
-//! diagnostics (`diag`) and the demo. `anyhow` lives here at the edge only.
+//! One binary: the kiosk itself (`run`), the device simulators (`sim`), the technician's
+//! diagnostics (`diag`), the journal tools and, in the development build, the demo.
+//! `anyhow` lives here at the edge only.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use telekiosk::{cli, demo};
+use telekiosk::{cli, run};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,8 +23,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the demo: simulated devices, what the kiosk does with them.
-    Demo(demo::Args),
+    /// Run the kiosk (as systemd starts it in a shop): --config /etc/telekiosk/kiosk.toml.
+    Run(run::Args),
+    /// Run the demo: the kiosk on simulated devices and the operator simulator.
+    #[cfg(feature = "demo")]
+    Demo(telekiosk::demo::Args),
     /// Start a device simulator on a pseudo-terminal and print its path.
     #[command(subcommand)]
     Sim(cli::SimCommand),
@@ -35,15 +39,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TELEKIOSK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    if let Command::Run(args) = cli.command {
+        // The kiosk sets up its own logging from its configuration.
+        return run::main(args);
+    }
+    telekiosk::logging::init("warn", telekiosk::logging::Format::Text);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -53,15 +54,18 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         // The window runs on the main thread; the kiosk on the runtime's workers.
+        #[cfg(feature = "demo")]
         Command::Demo(args) if !args.headless && telekiosk::ui::display_available() => {
-            demo::run_with_window(args, &runtime)
+            telekiosk::demo::run_with_window(args, &runtime)
         }
         command => runtime.block_on(async {
             match command {
-                Command::Demo(args) => demo::run(args).await,
+                #[cfg(feature = "demo")]
+                Command::Demo(args) => telekiosk::demo::run(args).await,
                 Command::Sim(cmd) => cmd.run().await,
                 Command::Diag(cmd) => cmd.run().await,
                 Command::Journal(args) => cli::journal::run(args),
+                Command::Run(_) => unreachable!("handled above"),
             }
         }),
     };

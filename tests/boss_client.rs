@@ -756,6 +756,10 @@ async fn heartbeats_carry_the_kiosk_state_on_the_servers_interval() {
             },
             screen: "idle".into(),
             last_error: None,
+            software: None,
+            config_version: None,
+            kiosk_state: None,
+            state_detail: None,
         })
         .await;
     let hb = server
@@ -970,6 +974,8 @@ async fn a_busy_server_gets_the_upload_again_after_the_pause_it_asked_for() {
                 code: ErrorCode::Busy,
                 message: "稍后重试".into(),
                 retry_after_ms: Some(300),
+                tries_left: None,
+                locked_until_ms: None,
             }))
         }
         _ => default_action(id, req),

@@ -8,7 +8,12 @@
 //! - everything not credited is on a refund voucher or pending with a reason;
 //! - `journal check` passes; every customer who paid got paper (receipt or voucher).
 //!
-//! The devices and the operator live in this test process; the kiosk is the real binary.
+//! The devices, the self-service system server and the operator live in this test process;
+//! the kiosk is the real binary, linked to the server (kiosk → server → operator, as in a
+//! shop). The kill matrix is the kiosk's: the server and the operator are never killed, so
+//! a request the kiosk wrote before it died is forwarded and settles at the operator
+//! exactly as it would with no server between — and the books are checked in the
+//! operator's ledger, where the money is.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -26,6 +31,7 @@ const NUMBER: &str = "13800000000";
 struct World {
     dir: tempfile::TempDir,
     boss: boss_sim::app::Running,
+    hq: telekiosk_hq::app::Running,
     bill: bill_acceptor::sim::Running,
     cashbox: bill_acceptor::sim::Cashbox,
     printer_path: PathBuf,
@@ -41,12 +47,15 @@ impl World {
         let boss = boss_sim::app::start(boss_sim::app::SimConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data: dir.path().join("boss"),
-            certs,
+            certs: certs.clone(),
             clock: boss_sim::clock::Clock::system(),
             faults: boss_sim::faults::FaultSettings::default(),
         })
         .await
         .unwrap();
+        let hq = telekiosk::demo::start_server(dir.path(), &certs, boss.addr)
+            .await
+            .unwrap();
         let config = SimConfig::cny(Protocol::Ssp);
         let cashbox = config.cashbox.clone();
         let bill = bill_acceptor::sim::spawn(config).unwrap();
@@ -68,6 +77,7 @@ impl World {
         World {
             dir,
             boss,
+            hq,
             bill,
             cashbox,
             printer_path,
@@ -123,7 +133,7 @@ async fn run_kiosk(w: &World, mode: Mode) -> Run {
         .arg("--printer-port")
         .arg(&w.printer_path)
         .arg("--boss")
-        .arg(w.boss.addr.to_string())
+        .arg(w.hq.addr.to_string())
         .arg("--certs")
         .arg(w.dir.path().join("certs"))
         .env("TELEKIOSK_LOG", "warn")

@@ -1,5 +1,7 @@
 //! UI tests with Slint's testing backend: the customer's taps, found by accessible label,
-//! become the right `Ui` events; language switch; idle warning countdown.
+//! become the right `Ui` events; a top-up in four taps beyond the digits; language switch;
+//! idle warning countdown and its words; "show digits"; keys that stay put and never shrink
+//! in elder mode; greyed tiles that are readable and say why; help that stays visible.
 //!
 //! Slint's platform is per thread (without an event loop), so each test runs on a thread
 //! of its own with the testing backend and mock time.
@@ -9,10 +11,12 @@ use std::time::{Duration, Instant};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::ComponentHandle;
 use slint::platform::PointerEventButton;
-use telekiosk::engine::ScreenUpdate;
-use telekiosk::flow::topup::{AccountStatus, Outcome, ReceiptState, Screen, Subscriber, Ui};
+use telekiosk::flow::screen::{CashPurpose, CashView, ReceiptState, TypedNumber};
+use telekiosk::flow::topup::{AccountStatus, Outcome, Subscriber};
+use telekiosk::flow::{Notice, Screen, ServiceId, Ui};
+use telekiosk::runtime::screen::{Availability, ScreenUpdate, ServiceState, UiEvent};
 use telekiosk::ui::{
-    self, AppAdapter, KeypadAdapter, KioskWindow, Page, Request, ServiceId, Theme, UiOptions,
+    self, AppAdapter, KeypadAdapter, KioskWindow, Language, Orientation, Page, Theme, UiOptions,
 };
 use tokio::sync::mpsc;
 
@@ -21,8 +25,9 @@ mod ui_support;
 
 struct Kiosk {
     window: KioskWindow,
-    events: mpsc::Receiver<Ui>,
-    requests: mpsc::Receiver<Request>,
+    events: mpsc::Receiver<UiEvent>,
+    /// Requests (start, help, technician) seen while waiting for customer events.
+    requests: Vec<UiEvent>,
 }
 
 /// Runs `f` on its own thread with the testing backend installed there.
@@ -36,22 +41,22 @@ fn on_ui_thread(f: impl FnOnce() + Send + 'static) {
 }
 
 fn kiosk() -> Kiosk {
+    kiosk_with(UiOptions::default())
+}
+
+fn kiosk_with(options: UiOptions) -> Kiosk {
     let window = KioskWindow::new().expect("window");
     let (tx, events) = mpsc::channel(64);
-    let (req_tx, requests) = mpsc::channel(16);
-    let mut options = UiOptions {
-        requests: Some(req_tx),
-        ..UiOptions::default()
-    };
-    ui::attach(&window, tx, &mut options);
+    ui::attach(&window, tx, &options);
+    let (w, h) = options.orientation.size();
     window
         .window()
-        .set_size(slint::LogicalSize::new(1080.0, 1920.0));
+        .set_size(slint::LogicalSize::new(w as f32, h as f32));
     window.show().expect("show");
     Kiosk {
         window,
         events,
-        requests,
+        requests: Vec::new(),
     }
 }
 
@@ -82,8 +87,57 @@ impl Kiosk {
         self.window.global::<AppAdapter>().get_page()
     }
 
+    /// The words of the element with this accessible label (its description), if shown.
+    fn words(&self, label: &str) -> Option<String> {
+        ElementHandle::find_by_accessible_label(&self.window, label)
+            .next()
+            .and_then(|e| e.accessible_description())
+            .map(|d| d.to_string())
+    }
+
+    /// (x, y, width, height) of the one button with this label.
+    fn rect(&self, label: &str) -> (f32, f32, f32, f32) {
+        let found: Vec<_> = ElementHandle::find_by_accessible_label(&self.window, label)
+            .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+            .collect();
+        assert_eq!(found.len(), 1, "one button labelled {label:?}");
+        let (p, s) = (found[0].absolute_position(), found[0].size());
+        (p.x, p.y, s.width, s.height)
+    }
+
+    /// Whether a request (start, help, technician) came, without waiting long.
+    fn no_request_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            match self.events.try_recv() {
+                Ok(UiEvent::Customer(_)) => {}
+                Ok(other) => panic!("unexpected request {other:?}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        true
+    }
+
     fn apply(&self, update: ScreenUpdate) {
         ui::apply(&self.window, &update);
+    }
+
+    /// The next request (start a service, help, technician); waits generously.
+    fn next_request(&mut self) -> UiEvent {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if !self.requests.is_empty() {
+                return self.requests.remove(0);
+            }
+            match self.events.try_recv() {
+                Ok(UiEvent::Customer(_)) => {}
+                Ok(other) => return other,
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("no request: {e}"),
+            }
+        }
     }
 
     /// The next event other than `Touch` (which every tap also sends); waits generously.
@@ -91,8 +145,9 @@ impl Kiosk {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             match self.events.try_recv() {
-                Ok(Ui::Touch) => {}
-                Ok(ui) => return ui,
+                Ok(UiEvent::Customer(Ui::Touch)) => {}
+                Ok(UiEvent::Customer(ui)) => return ui,
+                Ok(other) => self.requests.push(other),
                 Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10));
                 }
@@ -106,7 +161,7 @@ impl Kiosk {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             match self.events.try_recv() {
-                Ok(Ui::Touch) => return true,
+                Ok(UiEvent::Customer(Ui::Touch)) => return true,
                 Ok(other) => panic!("expected a touch, got {other:?}"),
                 Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10));
@@ -127,6 +182,16 @@ fn confirm_screen() -> Screen {
             balance_fen: 1_000,
             arrears_fen: 0,
         },
+        accept_fen: vec![1000, 5000, 10000],
+        max_fen: 50_000,
+    }
+}
+
+fn keypad(notice: Option<Notice>, typed: &str) -> Screen {
+    Screen::EnterNumber {
+        service: ServiceId::TopUp,
+        notice,
+        typed: TypedNumber::new(typed),
     }
 }
 
@@ -135,15 +200,11 @@ fn a_complete_top_up_by_accessible_label() {
     on_ui_thread(|| {
         let mut k = kiosk();
         assert_eq!(k.page(), Page::Idle);
-        k.tap("touch to start");
-        assert_eq!(k.page(), Page::Home);
+        // The tile is right on the idle screen.
         k.tap("Top up");
-        assert_eq!(
-            k.requests.try_recv().ok(),
-            Some(Request::Start(ServiceId::TopUp))
-        );
+        assert_eq!(k.next_request(), UiEvent::Start(ServiceId::TopUp));
         assert_eq!(k.page(), Page::Keypad);
-        k.apply(ScreenUpdate::Show(Screen::EnterNumber { notice: None }));
+        k.apply(ScreenUpdate::Show(keypad(None, "")));
 
         for d in "1380000123".chars() {
             k.tap(&d.to_string());
@@ -162,23 +223,23 @@ fn a_complete_top_up_by_accessible_label() {
         assert_eq!(k.page(), Page::LookingUp);
         k.apply(ScreenUpdate::Show(confirm_screen()));
         assert_eq!(k.page(), Page::Confirm);
+        assert!(k.has("no change given"), "said before the first note");
         k.tap("yes");
         assert_eq!(k.next_event(), Ui::Confirm);
 
-        k.apply(ScreenUpdate::Show(Screen::NoChange {
-            accept_fen: vec![1000, 5000, 10000],
-            max_fen: 50_000,
-        }));
-        k.tap("understood");
-        assert_eq!(k.next_event(), Ui::Confirm);
-
-        let insert = |total_fen, can_finish| Screen::Insert {
-            number_masked: "138****1234".into(),
-            total_fen,
-            remaining_fen: 50_000 - total_fen,
-            accept_fen: vec![1000, 5000, 10000],
-            notice: None,
-            can_finish,
+        let insert = |total_fen, can_finish| {
+            Screen::Insert(CashView {
+                purpose: CashPurpose::TopUp {
+                    number_masked: "138****1234".into(),
+                },
+                total_fen,
+                remaining_fen: 50_000 - total_fen,
+                due_fen: None,
+                accept_fen: vec![1000, 5000, 10000],
+                notice: None,
+                can_finish,
+                busy: false,
+            })
         };
         k.apply(ScreenUpdate::Show(insert(0, false)));
         assert!(
@@ -203,6 +264,7 @@ fn a_complete_top_up_by_accessible_label() {
             },
             reference: "T1".into(),
             receipt: ReceiptState::Printed,
+            jammed: None,
         }));
         assert_eq!(k.page(), Page::Result);
         k.tap("no thanks");
@@ -229,6 +291,7 @@ fn something_else_goes_back_to_the_home_screen() {
             },
             reference: "T2".into(),
             receipt: ReceiptState::NotPrinted,
+            jammed: None,
         }));
         k.tap("something else");
         assert_eq!(k.next_event(), Ui::Confirm);
@@ -270,9 +333,12 @@ fn language_switch_is_on_every_screen_and_resets_for_the_next_customer() {
 fn idle_warning_counts_down_and_a_touch_keeps_the_session() {
     on_ui_thread(|| {
         let mut k = kiosk();
-        k.apply(ScreenUpdate::Show(Screen::EnterNumber { notice: None }));
+        k.apply(ScreenUpdate::Show(keypad(None, "")));
         assert!(!k.has("continue"));
-        k.apply(ScreenUpdate::IdleWarning { seconds_left: 15 });
+        k.apply(ScreenUpdate::IdleWarning {
+            seconds_left: 15,
+            money_fen: 0,
+        });
         assert!(k.has("continue"), "the warning is shown");
         let window = k.window.clone_strong();
         let app = || window.global::<AppAdapter>();
@@ -288,7 +354,10 @@ fn idle_warning_counts_down_and_a_touch_keeps_the_session() {
         assert!(!k.has("continue"), "the warning is gone");
 
         // Nobody touched: the engine ends the session and the screen goes idle.
-        k.apply(ScreenUpdate::IdleWarning { seconds_left: 5 });
+        k.apply(ScreenUpdate::IdleWarning {
+            seconds_left: 5,
+            money_fen: 0,
+        });
         k.apply(ScreenUpdate::End);
         assert_eq!(k.page(), Page::Idle);
         assert!(!k.has("continue"));
@@ -299,16 +368,16 @@ fn idle_warning_counts_down_and_a_touch_keeps_the_session() {
 fn help_back_and_sorry_after_the_session_ended() {
     on_ui_thread(|| {
         let mut k = kiosk();
-        k.apply(ScreenUpdate::Show(Screen::EnterNumber { notice: None }));
+        k.apply(ScreenUpdate::Show(keypad(None, "")));
         k.tap("call for help");
-        assert_eq!(k.requests.try_recv().ok(), Some(Request::CallHelp));
+        assert_eq!(k.next_request(), UiEvent::CallHelp);
         k.tap("close help");
         k.tap("back");
         assert_eq!(k.next_event(), Ui::Back);
 
         // The engine shows sorry and ends at once; the explanation stays until read.
         k.apply(ScreenUpdate::Show(Screen::Sorry {
-            notice: telekiosk::flow::topup::Notice::ServiceUnavailable,
+            notice: Notice::ServiceUnavailable,
             reference: None,
         }));
         k.apply(ScreenUpdate::End);
@@ -328,11 +397,11 @@ fn the_driver_follows_updates_from_another_thread() {
         let mut screen = ui_support::UiDriver::new(screen_rx, ui_tx, UiOptions::default());
         let engine = std::thread::spawn(move || {
             screen_tx
-                .blocking_send(ScreenUpdate::Show(Screen::EnterNumber { notice: None }))
+                .blocking_send(ScreenUpdate::Show(keypad(None, "")))
                 .expect("send");
             loop {
                 match ui_rx.blocking_recv() {
-                    Some(Ui::Number(n)) => return n,
+                    Some(UiEvent::Customer(Ui::Number(n))) => return n,
                     Some(_) => {}
                     None => return String::new(),
                 }
@@ -351,4 +420,424 @@ fn on_ui_thread_plain(f: impl FnOnce() + Send + 'static) {
     std::thread::spawn(f)
         .join()
         .expect("the UI test thread panicked");
+}
+
+#[test]
+fn a_touch_beside_the_tiles_opens_the_home_screen() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        assert_eq!(k.page(), Page::Idle);
+        k.tap("touch to start");
+        assert_eq!(k.page(), Page::Home);
+        k.tap("Top up");
+        assert_eq!(k.next_request(), UiEvent::Start(ServiceId::TopUp));
+        assert_eq!(k.page(), Page::Keypad);
+    });
+}
+
+/// Issue 9: a top-up takes four taps beyond the eleven digits — the tile, "confirm
+/// number", "yes" (which also starts the notes), "finish" — the confirmation kept.
+#[test]
+fn a_top_up_takes_four_taps_beyond_the_digits() {
+    on_ui_thread_plain(|| {
+        let taps = ui_support::scripted_top_up();
+        let digits = taps.iter().filter(|t| t.len() == 1).count();
+        assert_eq!(digits, 11, "{taps:?}");
+        let beyond: Vec<_> = taps.iter().filter(|t| t.len() > 1).cloned().collect();
+        assert!(beyond.len() <= 4, "too many taps: {beyond:?}");
+        assert_eq!(beyond, ["Top up", "confirm number", "yes", "finish"]);
+    });
+}
+
+#[test]
+fn show_digits_shows_the_number_in_full_until_hidden_or_the_session_ends() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        k.apply(ScreenUpdate::Show(keypad(
+            Some(Notice::NumberNotFound),
+            "13800001234",
+        )));
+        assert_eq!(k.words("number").as_deref(), Some("138****1234"), "masked");
+        assert!(k.words("notice").is_some_and(|n| n.contains("未查到")));
+        k.tap("show digits");
+        assert!(k.next_touch(), "the toggle keeps the session alive");
+        assert_eq!(k.words("number").as_deref(), Some("138 0000 1234"));
+        k.tap("show digits");
+        assert_eq!(
+            k.words("number").as_deref(),
+            Some("138****1234"),
+            "hidden again"
+        );
+        k.tap("show digits");
+        assert_eq!(k.words("number").as_deref(), Some("138 0000 1234"));
+        k.apply(ScreenUpdate::End);
+        assert!(!k.window.global::<KeypadAdapter>().get_show_digits());
+        k.tap("Top up");
+        assert_eq!(k.page(), Page::Keypad);
+        for d in "1380000".chars() {
+            k.tap(&d.to_string());
+        }
+        assert_eq!(
+            k.words("number").as_deref(),
+            Some("138****"),
+            "the next customer starts masked"
+        );
+    });
+}
+
+#[test]
+fn the_keys_stay_put_when_a_notice_comes() {
+    for orientation in [Orientation::Portrait, Orientation::Landscape] {
+        for elder in [false, true] {
+            on_ui_thread(move || {
+                let k = kiosk_with(UiOptions {
+                    orientation,
+                    elder,
+                    ..UiOptions::default()
+                });
+                k.apply(ScreenUpdate::Show(keypad(None, "1380000123")));
+                let before: Vec<_> = ["1", "5", "0", "confirm number"]
+                    .iter()
+                    .map(|l| k.rect(l))
+                    .collect();
+                k.apply(ScreenUpdate::Show(keypad(
+                    Some(Notice::InvalidNumber { digits: 11 }),
+                    "12800001234",
+                )));
+                assert!(k.words("notice").is_some());
+                let after: Vec<_> = ["1", "5", "0", "confirm number"]
+                    .iter()
+                    .map(|l| k.rect(l))
+                    .collect();
+                assert_eq!(before, after, "{orientation:?}, elder {elder}");
+            });
+        }
+    }
+}
+
+#[test]
+fn elder_mode_keys_are_never_smaller_and_everything_fits() {
+    for orientation in [Orientation::Portrait, Orientation::Landscape] {
+        for language in [Language::Chinese, Language::English] {
+            on_ui_thread(move || {
+                let size = |elder| {
+                    let k = kiosk_with(UiOptions {
+                        orientation,
+                        language,
+                        elder,
+                        ..UiOptions::default()
+                    });
+                    k.apply(ScreenUpdate::Show(keypad(
+                        Some(Notice::NumberNotFound),
+                        "13800001234",
+                    )));
+                    let key = k.rect("5");
+                    let confirm = k.rect("confirm number");
+                    let back = k.rect("back");
+                    // The last row of keys and "confirm" stay above the bottom bar.
+                    assert!(
+                        confirm.1 + confirm.3 <= back.1 && k.rect("0").1 + k.rect("0").3 <= back.1,
+                        "{orientation:?} {language:?} elder {elder}: keypad runs under the bottom bar"
+                    );
+                    (key.2, key.3)
+                };
+                let (normal, elder) = (size(false), size(true));
+                assert!(
+                    elder.0 >= normal.0 && elder.1 >= normal.1,
+                    "{orientation:?} {language:?}: elder key {elder:?} smaller than {normal:?}"
+                );
+                assert!(normal.0 >= 90.0 && normal.1 >= 90.0, "15 mm touch targets");
+            });
+        }
+    }
+}
+
+/// WCAG relative luminance of a colour.
+fn luminance(c: slint::Color) -> f64 {
+    let f = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * f(c.red()) + 0.7152 * f(c.green()) + 0.0722 * f(c.blue())
+}
+
+fn contrast(a: slint::Color, b: slint::Color) -> f64 {
+    let (x, y) = (luminance(a), luminance(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+#[test]
+fn greyed_tiles_stay_readable_in_both_modes() {
+    on_ui_thread(|| {
+        let k = kiosk();
+        let theme = k.window.global::<Theme>();
+        for elder in [false, true] {
+            theme.set_elder(elder);
+            let pairs = [
+                (
+                    "name and reason",
+                    theme.get_disabled_text(),
+                    theme.get_disabled_bg(),
+                ),
+                (
+                    "icon",
+                    theme.get_on_disabled_icon(),
+                    theme.get_disabled_icon_bg(),
+                ),
+                ("pressed tile", theme.get_text(), theme.get_pressed_bg()),
+                ("available tile", theme.get_text(), theme.get_surface()),
+            ];
+            for (what, fg, bg) in pairs {
+                let c = contrast(fg, bg);
+                assert!(c >= 4.5, "elder {elder}: {what} contrast {c:.2}:1 < 4.5:1");
+            }
+            // And still look off: a greyed tile is not drawn like an available one.
+            assert_ne!(theme.get_disabled_bg(), theme.get_surface());
+        }
+    });
+}
+
+#[test]
+fn tapping_a_greyed_tile_says_why_instead_of_nothing() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        let mut services = ui::default_services();
+        services[0] = ServiceState {
+            service: ServiceId::TopUp,
+            availability: Availability::Unavailable {
+                zh: "凭条打印机缺纸".into(),
+                en: "The receipt printer is out of paper".into(),
+            },
+        };
+        k.apply(ScreenUpdate::Services(services));
+        assert_eq!(k.page(), Page::Idle);
+        assert!(k.words("service notice").is_none());
+        k.tap("Top up");
+        assert_eq!(k.page(), Page::Idle, "a greyed tile starts nothing");
+        let said = k.words("service notice").expect("the reason is shown");
+        assert!(
+            said.contains("凭条打印机缺纸") && said.contains("稍后再试"),
+            "{said}"
+        );
+        assert!(k.no_request_within(Duration::from_millis(200)));
+        // It goes by itself after a few seconds; a second tap shows it for the full time.
+        for _ in 0..4 {
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(1));
+        }
+        k.tap("New SIM");
+        let said = k.words("service notice").expect("the next reason");
+        assert!(said.contains("新办卡"), "{said}");
+        for _ in 0..4 {
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(1));
+        }
+        assert!(
+            k.words("service notice").is_some(),
+            "the second reason keeps its time"
+        );
+        for _ in 0..3 {
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(1));
+        }
+        assert!(k.words("service notice").is_none(), "gone after a while");
+
+        // On the home screen too, in English; a touch on the notice closes it.
+        k.tap("language");
+        k.tap("touch to start");
+        assert_eq!(k.page(), Page::Home);
+        k.tap("Change plan");
+        let said = k.words("service notice").expect("the reason is shown");
+        assert!(said.contains("coming soon"), "{said}");
+        ElementHandle::find_by_accessible_label(&k.window, "service notice")
+            .next()
+            .expect("the notice")
+            .mock_single_click(PointerEventButton::Left);
+        assert!(k.words("service notice").is_none(), "closed by a touch");
+    });
+}
+
+#[test]
+fn help_stays_visible_after_the_notice_is_closed_and_says_money_is_safe_only_with_money() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        k.apply(ScreenUpdate::Show(keypad(None, "")));
+        assert!(k.words("help pending").is_none());
+        k.tap("call for help");
+        assert_eq!(k.next_request(), UiEvent::CallHelp);
+        let said = k.words("help words").expect("the help notice");
+        assert!(!said.contains("钱款"), "no money in yet: {said}");
+        assert!(said.contains("不会超时"), "{said}");
+        k.tap("close help");
+        let pending = k.words("help pending").expect("staff coming stays visible");
+        assert!(pending.contains("工作人员"), "{pending}");
+
+        k.apply(ScreenUpdate::Show(ui::sample_insert(
+            "138****1234",
+            5_000,
+            50_000,
+            None,
+        )));
+        assert!(
+            k.words("help pending").is_some(),
+            "still pending on the next screen"
+        );
+        k.tap("call for help");
+        let said = k.words("help words").expect("the help notice");
+        assert!(said.contains("钱款已记录"), "money in: {said}");
+        k.tap("close help");
+
+        k.apply(ScreenUpdate::End);
+        assert!(
+            k.words("help pending").is_none(),
+            "cleared with the session"
+        );
+        assert!(!k.window.global::<AppAdapter>().get_money_in());
+
+        // Outside a session, in English: no money, no session words.
+        k.tap("language");
+        k.tap("call for help");
+        let said = k.words("help words").expect("the help notice");
+        assert!(
+            !said.contains("money") && !said.contains("session"),
+            "{said}"
+        );
+        k.tap("close help");
+        assert!(
+            k.words("help pending").is_some(),
+            "said on the idle screen too"
+        );
+    });
+}
+
+#[test]
+fn the_walk_away_warning_says_what_will_really_happen() {
+    on_ui_thread(|| {
+        let k = kiosk();
+        k.apply(ScreenUpdate::Show(keypad(None, "138")));
+        k.apply(ScreenUpdate::IdleWarning {
+            seconds_left: 15,
+            money_fen: 0,
+        });
+        let said = k.words("what happens then").expect("the warning");
+        assert!(said.contains("结束") && !said.contains("充值"), "{said}");
+
+        k.apply(ScreenUpdate::Show(ui::sample_insert(
+            "138****1234",
+            7_000,
+            50_000,
+            None,
+        )));
+        k.apply(ScreenUpdate::IdleWarning {
+            seconds_left: 15,
+            money_fen: 7_000,
+        });
+        let said = k.words("what happens then").expect("the warning");
+        assert!(
+            said.contains("¥70.00") && said.contains("完成充值") && said.contains("凭条"),
+            "{said}"
+        );
+        assert!(
+            !said.contains("结束"),
+            "money in is never a session that just ends: {said}"
+        );
+        // (The warning covers the language switch; the customer chose English before.)
+        k.window.global::<Theme>().set_english(true);
+        let said = k.words("what happens then").expect("the warning");
+        assert!(
+            said.contains("¥70.00") && said.contains("finished") && said.contains("receipt"),
+            "{said}"
+        );
+    });
+}
+
+#[test]
+fn the_confirmation_keeps_number_and_owner_together() {
+    on_ui_thread(|| {
+        let k = kiosk();
+        k.apply(ScreenUpdate::Show(confirm_screen()));
+        assert_eq!(
+            k.words("number and owner").as_deref(),
+            Some("138****1234（*小明）")
+        );
+        let q = k.words("question").expect("the question");
+        assert_eq!(q, "您办理的是 138****1234（*小明）的话费充值，是吗？");
+        let cash = k.words("no change given").expect("the no-change words");
+        assert!(cash.contains("不找零") && !cash.contains("投币"), "{cash}");
+    });
+}
+
+/// Every screen in every look: whatever a customer reads or taps lies inside the window
+/// and, on session screens, above the bottom bar (nothing runs under it or off the edge).
+#[test]
+fn every_screen_fits_in_every_look() {
+    let mut looks = vec![];
+    for orientation in [Orientation::Portrait, Orientation::Landscape] {
+        for language in [Language::Chinese, Language::English] {
+            for elder in [false, true] {
+                looks.push((orientation, language, elder));
+            }
+        }
+    }
+    let problems = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for (orientation, language, elder) in looks {
+        let problems = problems.clone();
+        on_ui_thread(move || {
+            let mut found = vec![];
+            for (name, view) in ui::gallery() {
+                let k = kiosk_with(UiOptions {
+                    orientation,
+                    language,
+                    elder,
+                    ..UiOptions::default()
+                });
+                ui::show_view(&k.window, &view);
+                let look = format!("{name} {orientation:?} {language:?} elder {elder}");
+                let (w, h) = orientation.size();
+                let bottom_bar = ElementHandle::find_by_accessible_label(&k.window, "back")
+                    .next()
+                    .map(|b| b.absolute_position().y);
+                let overlay = matches!(
+                    view,
+                    ui::View::Warning { .. } | ui::View::Help { open: true, .. }
+                );
+                let elements = i_slint_backend_testing::ElementQuery::from_root(&k.window)
+                    .match_predicate(|e| {
+                        e.accessible_role()
+                            .is_some_and(|r| r != AccessibleRole::None)
+                    })
+                    .find_all();
+                assert!(elements.len() > 3, "{look}: nothing found");
+                for e in elements {
+                    let (p, s) = (e.absolute_position(), e.size());
+                    let label = e.accessible_label().unwrap_or_default();
+                    let eps = 0.5;
+                    if !(p.x >= -eps
+                        && p.y >= -eps
+                        && p.x + s.width <= w as f32 + eps
+                        && p.y + s.height <= h as f32 + eps)
+                    {
+                        found.push(format!(
+                            "{look}: {label:?} at {p:?} size {s:?} leaves the window"
+                        ));
+                    }
+                    // Above the bottom bar (not in it): must end above it too.
+                    if let Some(bar) = bottom_bar
+                        && !overlay
+                        && p.y < bar - eps
+                        && p.y + s.height > bar + eps
+                    {
+                        found.push(format!(
+                            "{look}: {label:?} (bottom {}) runs under the bottom bar at {bar}",
+                            p.y + s.height
+                        ));
+                    }
+                }
+            }
+            problems.lock().expect("the list").extend(found);
+        });
+    }
+    let problems = problems.lock().expect("the list");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

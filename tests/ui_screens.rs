@@ -78,12 +78,20 @@ fn every_screen_renders_in_both_orientations_and_languages() {
 
 #[test]
 fn engine_updates_render_to_png() {
-    use telekiosk::engine::ScreenUpdate;
-    use telekiosk::flow::topup::Screen;
+    use telekiosk::flow::{Screen, ServiceId};
+    use telekiosk::runtime::screen::{KioskStatus, ScreenUpdate};
     for update in [
-        ScreenUpdate::Show(Screen::EnterNumber { notice: None }),
-        ScreenUpdate::IdleWarning { seconds_left: 10 },
+        ScreenUpdate::Show(Screen::EnterNumber {
+            service: ServiceId::TopUp,
+            notice: None,
+            typed: Default::default(),
+        }),
+        ScreenUpdate::IdleWarning {
+            seconds_left: 10,
+            money_fen: 2000,
+        },
         ScreenUpdate::End,
+        ScreenUpdate::Status(KioskStatus::Locked { message: None }),
     ] {
         let png = ui::render_png(&update, Orientation::Portrait, Language::Chinese, false)
             .expect("render");
@@ -101,4 +109,51 @@ fn language_changes_the_rendered_text() {
     let en =
         ui::render_view_png(&view, Orientation::Portrait, Language::English, false).expect("en");
     assert_ne!(decode(&zh).2, decode(&en).2);
+}
+
+/// The README's pictures of the note screen, from the current build. Rendered every run
+/// (they must render at the right size); written to docs/images/ when
+/// `TELEKIOSK_UPDATE_README_IMAGES=1` is set:
+/// `TELEKIOSK_UPDATE_README_IMAGES=1 cargo test -p telekiosk --test ui_screens readme`.
+#[test]
+fn readme_pictures_render_from_the_current_build() {
+    use telekiosk::flow::Notice;
+    let pictures = [
+        (
+            "screen-insert.png",
+            ui::sample_insert("138****0000", 7_000, 50_000, None),
+            Orientation::Portrait,
+        ),
+        (
+            "screen-insert-landscape.png",
+            ui::sample_insert(
+                "138****0000",
+                7_000,
+                10_000,
+                Some(Notice::NoteOverLimit {
+                    fen: 5_000,
+                    max_fen: 10_000,
+                }),
+            ),
+            Orientation::Landscape,
+        ),
+    ];
+    let update = std::env::var_os("TELEKIOSK_UPDATE_README_IMAGES").is_some_and(|v| v == "1");
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/images");
+    for (file, screen, orientation) in pictures {
+        let png = ui::render_view_png(
+            &ui::View::Session(screen),
+            orientation,
+            Language::Chinese,
+            false,
+        )
+        .expect("render");
+        let (w, h, _) = decode(&png);
+        assert_eq!((w, h), orientation.size(), "{file}");
+        std::fs::write(out_dir().join(file), &png).expect("write the PNG");
+        if update {
+            std::fs::write(docs.join(file), &png).expect("write the README picture");
+            println!("wrote {}", docs.join(file).display());
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! A customer tops up through the kiosk screen — tapping by accessible label under Slint's
-//! testing backend — against the real engine, the bill acceptor and printer simulators over
-//! pseudo-terminals, and the operator simulator over mutual TLS.
+//! testing backend — against the real kiosk runtime, the bill acceptor and printer
+//! simulators over pseudo-terminals, and the self-service system server and the operator
+//! simulator behind it over mutual TLS.
 
 #[path = "ui_support/mod.rs"]
 mod ui_support;
@@ -11,10 +12,10 @@ use slint::ComponentHandle;
 
 use bill_acceptor::Protocol;
 use bill_acceptor::sim::Action;
-use telekiosk::demo::DemoKiosk;
-use telekiosk::flow::topup::Outcome;
-use telekiosk::ui::{InsertAdapter, Page, ResultAdapter, UiOptions};
-use tokio::sync::mpsc;
+use slint::Model;
+use telekiosk::demo::{DemoKiosk, World, demo_options, kiosk_config};
+use telekiosk::journal::TxnState;
+use telekiosk::ui::{HomeAdapter, InsertAdapter, Page, ResultAdapter, UiOptions};
 use ui_support::UiDriver;
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -35,16 +36,21 @@ fn wait_total(screen: &mut UiDriver, total: &str) {
 fn a_customer_tops_up_through_the_screen_against_simulators_and_operator() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut kiosk = runtime
-        .block_on(DemoKiosk::start(
+    let (world, kiosk) = runtime.block_on(async {
+        let w = World::start(dir.path(), Protocol::Ssp, true)
+            .await
+            .expect("the simulated world starts");
+        let cfg = kiosk_config(
             dir.path(),
-            Protocol::Ssp,
-            true,
-            None,
+            &w.link_address(),
+            &w.certs,
+            Some((&w.bill_path, w.protocol)),
+            Some(&w.printer_path),
             Default::default(),
-        ))
-        .expect("the simulated kiosk starts");
-    let world = kiosk.world.take().expect("simulated world");
+        );
+        let k = DemoKiosk::start(&cfg, demo_options()).expect("the kiosk starts");
+        (w, k)
+    });
     let service = world.boss.shared.service.clone();
     let balance = move || {
         service
@@ -55,17 +61,36 @@ fn a_customer_tops_up_through_the_screen_against_simulators_and_operator() {
             .balance_fen
     };
     let before = balance();
+    let DemoKiosk {
+        screen: updates,
+        ui,
+        mut notes,
+        journal,
+        stop,
+        task,
+    } = kiosk;
 
-    let (ui_tx, mut ui_rx) = mpsc::channel(64);
-    let (screen_tx, screen_rx) = mpsc::channel(64);
-    let mut screen = UiDriver::new(screen_rx, ui_tx, UiOptions::default());
-    screen.tap("touch to start");
-    // Choosing the service starts the engine's session (as the window's request does).
+    let mut screen = UiDriver::new(updates, ui, UiOptions::default());
+    // The kiosk starts (out of service while it recovers and connects), then offers
+    // top-up on the home screen.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        screen.pump();
+        let offered = screen
+            .window
+            .global::<HomeAdapter>()
+            .get_services()
+            .iter()
+            .any(|s| s.id == "topup" && s.enabled);
+        if offered && screen.page() == Page::Idle {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never in service");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Taps beyond the number: the tile (right on the idle screen), "confirm number",
+    // "yes", "finish".
     screen.tap("Top up");
-    let session = runtime.spawn(async move {
-        let summary = kiosk.engine.run_session(&mut ui_rx, screen_tx).await;
-        (summary, kiosk)
-    });
     assert!(screen.wait_for_page(Page::Keypad, PATIENCE));
     screen.type_number("13800000000");
     screen.tap("confirm number");
@@ -75,8 +100,6 @@ fn a_customer_tops_up_through_the_screen_against_simulators_and_operator() {
         screen.page()
     );
     screen.tap("yes");
-    assert!(screen.wait_for_page(Page::NoChange, PATIENCE));
-    screen.tap("understood");
     assert!(screen.wait_for_page(Page::Insert, PATIENCE));
 
     world
@@ -96,6 +119,11 @@ fn a_customer_tops_up_through_the_screen_against_simulators_and_operator() {
         "no result: {:?}",
         screen.page()
     );
+    assert_eq!(
+        screen.taps_beyond_digits(),
+        ["Top up", "confirm number", "yes", "finish"],
+        "a top-up takes four taps beyond the eleven digits"
+    );
     let deadline = std::time::Instant::now() + PATIENCE;
     while screen.window.global::<ResultAdapter>().get_receipt() == 0 {
         assert!(
@@ -111,19 +139,42 @@ fn a_customer_tops_up_through_the_screen_against_simulators_and_operator() {
     assert_eq!(result.get_number(), "138****0000");
     assert_eq!(result.get_receipt(), 1, "receipt printed");
     screen.tap("no thanks");
+    assert!(
+        screen.wait_for_page(Page::Idle, PATIENCE),
+        "the session is wiped back to idle"
+    );
 
-    let (summary, kiosk) = runtime.block_on(session).unwrap();
-    let summary = summary.expect("session without journal errors");
-    assert_eq!(summary.credited_fen, 7000);
-    assert!(matches!(summary.outcome, Some(Outcome::Credited { .. })));
+    let txn = runtime.block_on(async {
+        loop {
+            match tokio::time::timeout(PATIENCE, notes.recv()).await {
+                Ok(Some(telekiosk::runtime::kiosk::Note::SessionEnded {
+                    txn, money_fen, ..
+                })) => {
+                    assert_eq!(money_fen, 7000);
+                    break txn.expect("a transaction");
+                }
+                Ok(Some(_)) => {}
+                other => panic!("no session end: {other:?}"),
+            }
+        }
+    });
+    let rec = runtime
+        .block_on(journal.run(move |j| j.get(&txn)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.state, TxnState::Settled);
+    assert_eq!(rec.credited_fen, 7000);
     assert_eq!(
         balance() - before,
         7000,
         "the operator credited exactly what went in"
     );
-    assert!(kiosk.engine.journal.check(false).unwrap().is_ok());
-    assert!(
-        screen.wait_for_page(Page::Idle, PATIENCE),
-        "the session is wiped back to idle"
-    );
+    let _ = stop.send(true);
+    runtime.block_on(task).unwrap().unwrap();
+    let check = runtime
+        .block_on(journal.run(|j| j.check(false)))
+        .unwrap()
+        .unwrap();
+    assert!(check.is_ok(), "{:?}", check.violations);
+    assert_eq!(world.cashbox.total_fen(), 7000);
 }

@@ -1106,6 +1106,10 @@ fn empty_heartbeat() -> Heartbeat {
         card_stock: Default::default(),
         screen: "unknown".into(),
         last_error: None,
+        software: None,
+        config_version: None,
+        kiosk_state: None,
+        state_detail: None,
     }
 }
 

@@ -53,6 +53,9 @@ pub struct SimArgs {
     /// SSP only: do not require eSSP keys (the device answers clear commands).
     #[arg(long)]
     no_encryption: bool,
+    /// Also make this stable name (a symbolic link) for the pseudo-terminal.
+    #[arg(long)]
+    link: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,6 +141,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<ExitCode> {
         protocol_name(protocol),
         running.path.display()
     );
+    let _link = super::StableLink::create(args.link.as_deref(), &running.path)?;
     let notes: Vec<String> = config.denominations_fen.iter().map(|&f| yuan(f)).collect();
     println!(
         "{} notes {} yuan, serial {}, {}; one action per line on standard input (e.g. `insert 20`)",

@@ -36,6 +36,9 @@ pub struct SimArgs {
     /// Kind of the blank SIMs.
     #[arg(long, value_enum, default_value_t = SimKindArg::Usim)]
     pub kind: SimKindArg,
+    /// Also make this stable name (a symbolic link) for the pseudo-terminal.
+    #[arg(long)]
+    pub link: Option<PathBuf>,
     /// DIP-switch address 0–15.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=15))]
     pub address: u8,
@@ -108,6 +111,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<ExitCode> {
     };
     let sim = Simulator::start(config).context("creating the pseudo-terminal")?;
     println!("card dispenser simulator on {}", sim.path().display());
+    let _link = super::StableLink::create(args.link.as_deref(), sim.path())?;
     println!(
         "line settings {}; controls: take, jam, clear-jam, stacker N, reject-full, reject-empty, fail-apdu STEP SW, nak N, silent N, corrupt N, power-cycle, status, wait SECS",
         simulator::line_settings()

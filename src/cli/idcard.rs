@@ -35,6 +35,9 @@ pub struct SimArgs {
     /// Extra fixture file or directory of `*.json` fixtures (added to the built-in ones).
     #[arg(long)]
     fixtures: Option<PathBuf>,
+    /// Also make this stable name (a symbolic link) for the pseudo-terminal.
+    #[arg(long)]
+    link: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +79,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<ExitCode> {
     let sim =
         Simulator::start(ReaderSim::new(cards)).context("cannot create the pseudo-terminal")?;
     println!("ID card reader simulator on {}", sim.path().display());
+    let _link = super::StableLink::create(args.link.as_deref(), sim.path())?;
     if let Some(card) = &args.card {
         run_control(&sim, &format!("place {card}")).await?;
     }

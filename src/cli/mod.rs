@@ -8,9 +8,48 @@ pub mod idcard;
 pub mod journal;
 pub mod printer;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
+
+/// A stable name for a simulator's pseudo-terminal (`--link /tmp/telekiosk/bill`), as udev
+/// gives real devices one: a symbolic link, removed when the simulator stops.
+#[derive(Debug)]
+pub struct StableLink(Option<PathBuf>);
+
+impl StableLink {
+    /// Links `link` to `target` (replacing an old link there, never a file).
+    pub fn create(link: Option<&Path>, target: &Path) -> anyhow::Result<Self> {
+        let Some(link) = link else {
+            return Ok(Self(None));
+        };
+        if let Some(dir) = link.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        match std::fs::symlink_metadata(link) {
+            Ok(m) if m.file_type().is_symlink() => std::fs::remove_file(link)
+                .with_context(|| format!("replacing {}", link.display()))?,
+            Ok(_) => anyhow::bail!("{} exists and is not a link: not replaced", link.display()),
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(target, link)
+            .with_context(|| format!("linking {} to {}", link.display(), target.display()))?;
+        println!("stable name {} → {}", link.display(), target.display());
+        Ok(Self(Some(link.to_path_buf())))
+    }
+}
+
+impl Drop for StableLink {
+    fn drop(&mut self) {
+        if let Some(l) = &self.0 {
+            let _ = std::fs::remove_file(l);
+        }
+    }
+}
 
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {

@@ -23,6 +23,9 @@ pub struct SimArgs {
     /// `error on|off`; `#` starts a comment.
     #[arg(long)]
     script: Option<PathBuf>,
+    /// Also make this stable name (a symbolic link) for the pseudo-terminal.
+    #[arg(long)]
+    link: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +72,7 @@ pub async fn sim(args: SimArgs) -> anyhow::Result<ExitCode> {
     };
     let pty = devio::Pty::new(DEFAULT_LINE).context("creating the pseudo-terminal")?;
     println!("receipt printer simulator on {}", pty.path().display());
+    let _link = super::StableLink::create(args.link.as_deref(), pty.path())?;
     let (device, _guard) = pty.into_parts();
     let (control_tx, control_rx) = mpsc::channel(16);
     let (receipt_tx, mut receipts) = mpsc::channel(16);

@@ -41,6 +41,9 @@ pub enum Error {
     /// Stored JSON could not be encoded.
     #[error("journal detail encoding: {0}")]
     Json(#[from] serde_json::Error),
+    /// A card movement the card's recorded stage does not allow.
+    #[error("card {card}: {why}")]
+    BadCard { card: i64, why: String },
 }
 
 /// Unix time in milliseconds, passed in by the caller (the journal reads no clock).
@@ -108,8 +111,8 @@ pub enum NoteSource {
     PowerUp,
 }
 
-/// One transaction as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One transaction as stored. Its `Debug` masks the number.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct TxnRecord {
     pub id: String,
     pub kind: String,
@@ -130,6 +133,46 @@ pub struct TxnRecord {
     pub reason: Option<String>,
     pub opened_at: Millis,
     pub updated_at: Millis,
+}
+
+impl std::fmt::Debug for TxnRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxnRecord")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .field("msisdn_masked", &self.msisdn_masked)
+            .field("has_number", &self.msisdn.is_some())
+            .field("inserted_fen", &self.inserted_fen)
+            .field("credited_fen", &self.credited_fen)
+            .field("boss_ref", &self.boss_ref)
+            .field("voucher_id", &self.voucher_id)
+            .field("receipt", &self.receipt)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One paper (receipt, voucher, slip) as recorded: its document (masked data only) so it
+/// can be printed again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaperRecord {
+    pub id: i64,
+    pub txn_id: String,
+    pub kind: String,
+    pub doc: serde_json::Value,
+    /// `sent` (no answer recorded: the kiosk stopped), `printed` or `not_printed`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+}
+
+/// An entry of the upload outbox (流水上传), with its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadRecord {
+    pub seq: i64,
+    pub txn_id: String,
+    pub entry: serde_json::Value,
 }
 
 /// One line of the append-only step log.
@@ -160,6 +203,109 @@ pub struct CardStock {
     pub in_reject_bin: i64,
     /// Cards handed to customers in all.
     pub dispensed: i64,
+}
+
+/// Where a SIM card a transaction took is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardStage {
+    /// About to be moved from the stacker to the IC contacts (the intent).
+    Picking,
+    /// At the IC contacts (out of the stacker).
+    AtIc,
+    /// Personalised (the script ran to its end).
+    Written,
+    /// The operator activated the number on it.
+    Activated,
+    /// Sent to the gate for the customer.
+    Presented,
+    /// The customer took it.
+    Taken,
+    /// Pulled into the reject bin.
+    Captured,
+    /// Never left the stacker (the pick did not happen).
+    NotPicked,
+    /// Jammed inside the dispenser and could not be captured: out of the stacker, in
+    /// nobody's hands; a technician takes it out (service mode records where it went).
+    Stuck,
+}
+
+impl CardStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardStage::Picking => "picking",
+            CardStage::AtIc => "at_ic",
+            CardStage::Written => "written",
+            CardStage::Activated => "activated",
+            CardStage::Presented => "presented",
+            CardStage::Taken => "taken",
+            CardStage::Captured => "captured",
+            CardStage::NotPicked => "not_picked",
+            CardStage::Stuck => "stuck",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "picking" => CardStage::Picking,
+            "at_ic" => CardStage::AtIc,
+            "written" => CardStage::Written,
+            "activated" => CardStage::Activated,
+            "presented" => CardStage::Presented,
+            "taken" => CardStage::Taken,
+            "captured" => CardStage::Captured,
+            "not_picked" => CardStage::NotPicked,
+            "stuck" => CardStage::Stuck,
+            _ => return None,
+        })
+    }
+
+    /// Where it ended: no card movement can follow.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CardStage::Taken | CardStage::Captured | CardStage::NotPicked | CardStage::Stuck
+        )
+    }
+
+    /// Out of the stacker and inside the machine (IC station or gate).
+    pub fn in_machine(self) -> bool {
+        matches!(
+            self,
+            CardStage::AtIc
+                | CardStage::Written
+                | CardStage::Activated
+                | CardStage::Presented
+                | CardStage::Stuck
+        )
+    }
+
+    /// Whether a card at `self` may go to `next`.
+    fn may_go(self, next: CardStage) -> bool {
+        use CardStage as S;
+        matches!(
+            (self, next),
+            (S::Picking, S::AtIc | S::NotPicked | S::Captured | S::Stuck)
+                | (S::AtIc, S::Written | S::Captured | S::Stuck)
+                | (S::Written, S::Activated | S::Captured | S::Stuck)
+                | (S::Activated, S::Presented | S::Captured | S::Stuck)
+                | (S::Presented, S::Taken | S::Captured | S::Stuck)
+                | (S::Stuck, S::Captured | S::Taken)
+        )
+    }
+}
+
+/// A SIM card a transaction took, as the journal knows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CardRecord {
+    pub id: i64,
+    pub txn_id: String,
+    pub attempt: u32,
+    pub iccid: Option<String>,
+    pub stage: CardStage,
+    /// The operator activated a number on it (it stays so once captured).
+    pub activated: bool,
+    pub reason: Option<String>,
 }
 
 /// A movement of cards (放卡维护 restock, dispensing, capture, emptying the reject bin).
@@ -376,6 +522,45 @@ impl Journal {
             Phase::Outcome,
             &serde_json::json!({"credited_fen": credited_fen, "boss_ref": boss_ref}),
         )?;
+        enqueue_upload(&tx, txn, now)?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// A transaction that moves no money is done (a plan change the operator applied, a
+    /// bill printed): it is closed with the operator's reference, if any, and the full phone
+    /// number is erased.
+    pub fn complete(
+        &mut self,
+        txn: &str,
+        operator_ref: Option<&str>,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let rec = load(&tx, txn)?;
+        if !matches!(rec.state, TxnState::Open | TxnState::Pending) || rec.inserted_fen != 0 {
+            return Err(Error::BadTransition {
+                txn: txn.into(),
+                state: rec.state,
+                action: "complete (money was taken)",
+            });
+        }
+        tx.execute(
+            "UPDATE txn SET state = 'settled', credited_fen = 0, boss_ref = ?2,
+                 msisdn = NULL, reason = NULL, updated_at = ?3
+             WHERE id = ?1",
+            params![txn, operator_ref, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "completed",
+            Phase::Outcome,
+            &serde_json::json!({"operator_ref": operator_ref}),
+        )?;
+        enqueue_upload(&tx, txn, now)?;
         tx.commit()?;
         self.commits += 1;
         Ok(())
@@ -445,6 +630,7 @@ impl Journal {
             Phase::Outcome,
             &serde_json::json!({"voucher": voucher, "amount_fen": amount, "reason": reason}),
         )?;
+        enqueue_upload(&tx, txn, now)?;
         tx.commit()?;
         self.commits += 1;
         Ok(voucher)
@@ -497,6 +683,370 @@ impl Journal {
         tx.commit()?;
         self.commits += 1;
         Ok(())
+    }
+
+    /// An operator request of this transaction is about to be sent: its idempotency id
+    /// (`leg`), op and amount. Sending it again later (recovery) keeps the same row.
+    pub fn operator_sent(
+        &mut self,
+        txn: &str,
+        leg: &str,
+        op: &str,
+        amount_fen: i64,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        ensure_exists(&tx, txn)?;
+        tx.execute(
+            "INSERT INTO op_leg (leg, txn_id, op, amount_fen, state, sent_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'sent', ?5, ?5)
+             ON CONFLICT(leg) DO UPDATE SET state = 'sent', updated_at = ?5",
+            params![leg, txn, op, amount_fen, now],
+        )?;
+        insert_step(
+            &tx,
+            txn,
+            now,
+            op,
+            Phase::Intent,
+            &serde_json::json!({"leg": leg, "amount_fen": amount_fen}),
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// The operator's answer to a request (`committed`, `failed`, `unknown`, `not_sent`).
+    pub fn operator_answered(
+        &mut self,
+        leg: &str,
+        state: &str,
+        operator_ref: Option<&str>,
+        detail: &serde_json::Value,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let (txn, op): (String, String) = tx
+            .query_row("SELECT txn_id, op FROM op_leg WHERE leg = ?1", [leg], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| Error::UnknownTxn(leg.into()))?;
+        tx.execute(
+            "UPDATE op_leg SET state = ?2, operator_ref = ?3, detail = ?4, updated_at = ?5
+             WHERE leg = ?1",
+            params![
+                leg,
+                state,
+                operator_ref,
+                serde_json::to_string(detail)?,
+                now
+            ],
+        )?;
+        insert_step(
+            &tx,
+            &txn,
+            now,
+            &op,
+            Phase::Outcome,
+            &serde_json::json!({"leg": leg, "state": state, "operator_ref": operator_ref, "detail": detail}),
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// The operator requests of a transaction: (leg, op, state).
+    pub fn legs(&self, txn: &str) -> Result<Vec<(String, String, String)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT leg, op, state FROM op_leg WHERE txn_id = ?1 ORDER BY sent_at, leg")?;
+        let rows = stmt.query_map([txn], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+    }
+
+    /// A paper is about to be printed: its kind and document (masked data only). Returns
+    /// the paper's id.
+    pub fn paper_sent(
+        &mut self,
+        txn: &str,
+        kind: &str,
+        doc: &serde_json::Value,
+        now: Millis,
+    ) -> Result<i64, Error> {
+        let tx = self.conn.transaction()?;
+        ensure_exists(&tx, txn)?;
+        tx.execute(
+            "INSERT INTO paper (txn_id, kind, doc, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'sent', ?4, ?4)",
+            params![txn, kind, serde_json::to_string(doc)?, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "print",
+            Phase::Intent,
+            &serde_json::json!({"paper": id, "kind": kind}),
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(id)
+    }
+
+    /// Whether a paper came out (and why not). Also the transaction's receipt summary.
+    pub fn paper_done(
+        &mut self,
+        paper: i64,
+        printed: bool,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let (txn, kind, doc): (String, String, String) = tx
+            .query_row(
+                "SELECT txn_id, kind, doc FROM paper WHERE id = ?1",
+                [paper],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| Error::UnknownTxn(format!("paper {paper}")))?;
+        let state = if printed { "printed" } else { "not_printed" };
+        if printed && confidential(&kind) {
+            // The customer has it: the kiosk keeps what and whose, not the content.
+            let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+            tx.execute(
+                "UPDATE paper SET doc = ?2 WHERE id = ?1",
+                params![paper, serde_json::to_string(&redacted(doc))?],
+            )?;
+        }
+        tx.execute(
+            "UPDATE paper SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1",
+            params![paper, state, reason, now],
+        )?;
+        let summary = match reason {
+            Some(r) if !printed => format!("not_printed: {r}"),
+            _ => state.to_owned(),
+        };
+        tx.execute(
+            "UPDATE txn SET receipt = ?2, updated_at = ?3 WHERE id = ?1",
+            params![txn, summary, now],
+        )?;
+        insert_step(
+            &tx,
+            &txn,
+            now,
+            "receipt",
+            Phase::Outcome,
+            &serde_json::json!({"paper": paper, "outcome": summary}),
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// Strips the content of confidential papers (bills, records, invoices) left unprinted
+    /// before `before`: a page that stopped halfway is kept a day for the technician to
+    /// print with its customer there, not longer. Returns how many were stripped.
+    pub fn purge_confidential(&mut self, before: Millis) -> Result<usize, Error> {
+        let tx = self.conn.transaction()?;
+        let mut stripped = 0;
+        {
+            let mut stmt = tx.prepare(
+                "SELECT id, kind, doc FROM paper WHERE state != 'printed' AND updated_at < ?1",
+            )?;
+            let rows = stmt
+                .query_map([before], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (id, kind, doc) in rows {
+                if !confidential(&kind) {
+                    continue;
+                }
+                let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+                let clean = redacted(doc.clone());
+                if clean != doc {
+                    tx.execute(
+                        "UPDATE paper SET doc = ?2 WHERE id = ?1",
+                        params![id, serde_json::to_string(&clean)?],
+                    )?;
+                    stripped += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        self.commits += 1;
+        Ok(stripped)
+    }
+
+    /// A paper is sent to the printer again (recovery, technician).
+    pub fn paper_retry(&mut self, paper: i64, now: Millis) -> Result<(), Error> {
+        self.conn.execute(
+            "UPDATE paper SET state = 'sent', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+            params![paper, now],
+        )?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// Papers that did not come out (or whose outcome was never recorded).
+    pub fn papers_to_reprint(&self) -> Result<Vec<PaperRecord>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, txn_id, kind, doc, state, reason, attempts FROM paper
+             WHERE state IN ('sent', 'not_printed') ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let doc: String = r.get(3)?;
+            Ok(PaperRecord {
+                id: r.get(0)?,
+                txn_id: r.get(1)?,
+                kind: r.get(2)?,
+                doc: serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null),
+                state: r.get(4)?,
+                reason: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+    }
+
+    /// The papers of one transaction.
+    pub fn papers(&self, txn: &str) -> Result<Vec<PaperRecord>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, txn_id, kind, doc, state, reason, attempts FROM paper
+             WHERE txn_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([txn], |r| {
+            let doc: String = r.get(3)?;
+            Ok(PaperRecord {
+                id: r.get(0)?,
+                txn_id: r.get(1)?,
+                kind: r.get(2)?,
+                doc: serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null),
+                state: r.get(4)?,
+                reason: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+    }
+
+    /// A piece of the kiosk's persistent state (`lock`, `config`), if set.
+    pub fn kiosk_state(&self, key: &str) -> Result<Option<serde_json::Value>, Error> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM kiosk_state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// Sets (or, with `None`, clears) a piece of the kiosk's persistent state.
+    pub fn set_kiosk_state(
+        &mut self,
+        key: &str,
+        value: Option<&serde_json::Value>,
+        now: Millis,
+    ) -> Result<(), Error> {
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO kiosk_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = ?2, updated_at = ?3",
+                params![key, serde_json::to_string(v)?, now],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM kiosk_state WHERE key = ?1", [key])?,
+        };
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// Upload outbox entries above `after_seq`, oldest first, at most `limit`.
+    pub fn uploads_after(&self, after_seq: i64, limit: u32) -> Result<Vec<UploadRecord>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, txn_id, entry FROM upload WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after_seq, limit], |r| {
+            let entry: String = r.get(2)?;
+            Ok(UploadRecord {
+                seq: r.get(0)?,
+                txn_id: r.get(1)?,
+                entry: serde_json::from_str(&entry).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+    }
+
+    /// The highest outbox sequence head office confirmed (durable cursor).
+    pub fn upload_acked(&self) -> Result<i64, Error> {
+        Ok(self.conn.query_row(
+            "SELECT value FROM meta WHERE key = 'upload_acked_seq'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The highest outbox sequence written.
+    pub fn upload_last(&self) -> Result<i64, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM upload", [], |r| r.get(0))?)
+    }
+
+    /// Moves the durable cursor (never backwards).
+    pub fn set_upload_acked(&mut self, seq: i64) -> Result<(), Error> {
+        self.conn.execute(
+            "UPDATE meta SET value = MAX(value, ?1) WHERE key = 'upload_acked_seq'",
+            [seq],
+        )?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// A note that became money with no session to own it (or after its session closed):
+    /// recorded on a transaction of its own and turned into a refund voucher, in one go.
+    /// Returns the transaction id.
+    pub fn orphan_note(
+        &mut self,
+        fen: i64,
+        source: NoteSource,
+        why: &str,
+        now: Millis,
+    ) -> Result<String, Error> {
+        let id = self.begin(
+            &NewTxn {
+                kind: "orphan_note",
+                msisdn: None,
+                msisdn_masked: "-",
+            },
+            now,
+        )?;
+        self.credit_note(&id, fen, source, now)?;
+        self.issue_voucher(&id, why, now)?;
+        Ok(id)
+    }
+
+    /// The most recent transaction that told the acceptor to stack a note and never heard
+    /// what became of it (no credit, no return): `(transaction, value)`.
+    pub fn note_in_flight(&self) -> Result<Option<(String, u64)>, Error> {
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT txn_id FROM step WHERE kind = 'stack_note' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(txn) = last else { return Ok(None) };
+        Ok(stack_unresolved(&self.steps(&txn)?).map(|fen| (txn, fen)))
     }
 
     /// One transaction.
@@ -612,6 +1162,189 @@ impl Journal {
         self.card_stock()
     }
 
+    /// A card is about to be taken from the stacker for `txn` (its `attempt`-th): the intent,
+    /// written before the dispenser moves. Returns the card's id.
+    pub fn card_pick(&mut self, txn: &str, attempt: u32, now: Millis) -> Result<i64, Error> {
+        let tx = self.conn.transaction()?;
+        ensure_exists(&tx, txn)?;
+        if let Some(busy) = tx
+            .query_row(
+                "SELECT id FROM card WHERE txn_id = ?1 AND stage NOT IN ('taken','captured','not_picked','stuck')",
+                [txn],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+        {
+            return Err(Error::BadCard {
+                card: busy,
+                why: "another card of this transaction is still in the machine".into(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO card (txn_id, attempt, stage, created_at, updated_at)
+             VALUES (?1, ?2, 'picking', ?3, ?3)",
+            params![txn, attempt, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        insert_step(
+            &tx,
+            txn,
+            now,
+            "card_pick",
+            Phase::Intent,
+            &serde_json::json!({"card": id, "attempt": attempt}),
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(id)
+    }
+
+    /// A card moved on: to `stage`, with its ICCID once read, and why (a capture). Reaching
+    /// the end of its way, it is counted: handed out (`taken`) or in the reject bin
+    /// (`captured`), in the same write.
+    pub fn card_stage(
+        &mut self,
+        card: i64,
+        stage: CardStage,
+        iccid: Option<&str>,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let (txn, from): (String, String) = tx
+            .query_row(
+                "SELECT txn_id, stage FROM card WHERE id = ?1",
+                [card],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or(Error::BadCard {
+                card,
+                why: "no such card".into(),
+            })?;
+        let from = CardStage::parse(&from).ok_or(Error::BadCard {
+            card,
+            why: format!("unknown stage {from}"),
+        })?;
+        // Reading the ICCID keeps the card where it is.
+        if !(from.may_go(stage) || (from == stage && iccid.is_some())) {
+            return Err(Error::BadCard {
+                card,
+                why: format!("cannot go from {} to {}", from.as_str(), stage.as_str()),
+            });
+        }
+        tx.execute(
+            "UPDATE card SET stage = ?2, iccid = COALESCE(?3, iccid), reason = COALESCE(?4, reason),
+                 activated = MAX(activated, ?5), updated_at = ?6 WHERE id = ?1",
+            params![
+                card,
+                stage.as_str(),
+                iccid,
+                reason,
+                i64::from(stage == CardStage::Activated),
+                now
+            ],
+        )?;
+        let movement = match stage {
+            CardStage::Taken => Some("dispensed"),
+            CardStage::Captured => Some("rejected"),
+            _ => None,
+        };
+        if let Some(kind) = movement {
+            tx.execute(
+                "INSERT INTO card_movement (at, kind, count, txn_id, by) VALUES (?1, ?2, 1, ?3, NULL)",
+                params![now, kind, txn],
+            )?;
+        }
+        insert_step(
+            &tx,
+            &txn,
+            now,
+            &format!("card_{}", stage.as_str()),
+            if stage.is_final() {
+                Phase::Outcome
+            } else {
+                Phase::Intent
+            },
+            &serde_json::json!({"card": card, "iccid": iccid, "reason": reason}),
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// Recovery learned from the operator that the number was activated on `card` although
+    /// the journal never recorded the answer (the kiosk stopped in between): the card is
+    /// marked activated where it is (captured in the reject bin, for staff to hand over).
+    pub fn card_activated_late(&mut self, card: i64, now: Millis) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let txn: String = tx
+            .query_row("SELECT txn_id FROM card WHERE id = ?1", [card], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or(Error::BadCard {
+                card,
+                why: "no such card".into(),
+            })?;
+        tx.execute(
+            "UPDATE card SET activated = 1, updated_at = ?2 WHERE id = ?1",
+            params![card, now],
+        )?;
+        insert_step(
+            &tx,
+            &txn,
+            now,
+            "card_activated_late",
+            Phase::Outcome,
+            &serde_json::json!({"card": card}),
+        )?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// The cards of a transaction, in the order they were taken.
+    pub fn cards(&self, txn: &str) -> Result<Vec<CardRecord>, Error> {
+        self.card_query("WHERE txn_id = ?1 ORDER BY id", [txn])
+    }
+
+    /// Cards not at the end of their way (picked or in the machine): what recovery resolves.
+    pub fn cards_in_flight(&self) -> Result<Vec<CardRecord>, Error> {
+        self.card_query(
+            "WHERE stage NOT IN ('taken','captured','not_picked','stuck') ORDER BY id",
+            [],
+        )
+    }
+
+    /// Cards stuck in the dispenser, waiting for a technician.
+    pub fn cards_stuck(&self) -> Result<Vec<CardRecord>, Error> {
+        self.card_query("WHERE stage = 'stuck' ORDER BY id", [])
+    }
+
+    fn card_query<P: rusqlite::Params>(
+        &self,
+        filter: &str,
+        p: P,
+    ) -> Result<Vec<CardRecord>, Error> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, txn_id, attempt, iccid, stage, activated, reason FROM card {filter}"
+        ))?;
+        let rows = stmt.query_map(p, |r| {
+            let stage: String = r.get(4)?;
+            Ok(CardRecord {
+                id: r.get(0)?,
+                txn_id: r.get(1)?,
+                attempt: r.get(2)?,
+                iccid: r.get(3)?,
+                stage: CardStage::parse(&stage).unwrap_or(CardStage::Captured),
+                activated: r.get::<_, i64>(5)? != 0,
+                reason: r.get(6)?,
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+    }
+
     /// Card stock and reject-bin count.
     pub fn card_stock(&self) -> Result<CardStock, Error> {
         let sum = |kind: &str| -> Result<i64, Error> {
@@ -627,8 +1360,14 @@ impl Journal {
             sum("rejected")?,
             sum("bin_emptied")?,
         );
+        // Cards out of the stacker on their way to a customer are no longer in stock.
+        let in_machine: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM card WHERE stage IN ('at_ic','written','activated','presented','stuck')",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(CardStock {
-            in_stock: restocked - dispensed - rejected,
+            in_stock: restocked - dispensed - rejected - in_machine,
             in_reject_bin: rejected - emptied,
             dispensed,
         })
@@ -738,6 +1477,30 @@ impl Journal {
         let stock = self.card_stock()?;
         if stock.in_stock < 0 || stock.in_reject_bin < 0 {
             push("card_stock_not_negative", format!("{stock:?}"));
+        }
+
+        // A closed transaction's cards are all where they ended.
+        for row in strings(
+            c,
+            "SELECT card.id || ' of ' || card.txn_id || ' at ' || card.stage FROM card
+             JOIN txn ON txn.id = card.txn_id
+             WHERE txn.state NOT IN ('open','pending')
+               AND card.stage NOT IN ('taken','captured','not_picked','stuck')",
+        )? {
+            push("cards_end_with_their_transaction", row);
+        }
+        // A new or replacement SIM that settled put its number on exactly one card, handed out
+        // or (not taken in time) in the reject bin; one that did not settle activated none.
+        for row in strings(
+            c,
+            "SELECT txn.id || ' ' || txn.state || ': ' || COUNT(card.id) || ' activated' FROM txn
+             LEFT JOIN card ON card.txn_id = txn.id AND card.activated = 1
+             WHERE txn.kind IN ('new_sim','replace_sim') AND txn.state IN ('settled','voucher','cancelled')
+             GROUP BY txn.id
+             HAVING (txn.state = 'settled' AND COUNT(card.id) != 1)
+                 OR (txn.state != 'settled' AND COUNT(card.id) != 0)",
+        )? {
+            push("a_settled_sim_is_on_one_card", row);
         }
 
         let transactions = c.query_row("SELECT COUNT(*) FROM txn", [], |r| r.get(0))?;
@@ -860,6 +1623,120 @@ fn strings(c: &Connection, sql: &str) -> Result<Vec<String>, Error> {
     let mut stmt = c.prepare(sql)?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
+}
+
+/// The value of the note a transaction last told the acceptor to stack, if no credit or
+/// return followed it.
+pub fn stack_unresolved(steps: &[StepRecord]) -> Option<u64> {
+    let last_stack = steps.iter().rposition(|s| s.kind == "stack_note")?;
+    if steps[last_stack..]
+        .iter()
+        .any(|s| s.kind == "note_credited" || s.kind == "note_returned")
+    {
+        return None;
+    }
+    steps[last_stack].detail.get("fen")?.as_u64()
+}
+
+/// Papers with the customer's confidential data (bill, itemised records, invoice data).
+pub fn confidential(kind: &str) -> bool {
+    matches!(kind, "bill" | "itemised_records" | "invoice")
+}
+
+/// A paper document without its content: the rows and items go, what it was and whose
+/// (masked) stay.
+fn redacted(mut doc: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        if let Some(map) = v.as_object_mut() {
+            for key in [
+                "rows",
+                "items",
+                "invoice_no",
+                "invoice_code",
+                "check_code",
+                "payer_masked",
+            ] {
+                if map.remove(key).is_some() {
+                    map.insert("redacted".into(), serde_json::Value::Bool(true));
+                }
+            }
+            for child in map.values_mut() {
+                strip(child);
+            }
+        }
+    }
+    strip(&mut doc);
+    doc
+}
+
+/// Puts a closed transaction in the upload outbox (流水上传), inside the caller's write.
+fn enqueue_upload(c: &Connection, txn: &str, now: Millis) -> Result<(), Error> {
+    let rec = load(c, txn)?;
+    // The operation as the operator knows it (its reconciliation matches by it).
+    let op = match rec.kind.as_str() {
+        "topup" => "recharge",
+        "new_sim" => "new_sim_order",
+        "replace_sim" => "replacement_sim",
+        "reregister" => "real_name_reregister",
+        kind => kind,
+    };
+    let sim = matches!(rec.kind.as_str(), "new_sim" | "replace_sim");
+    let leg_state = |leg: &str| -> Result<Option<String>, Error> {
+        Ok(
+            c.query_row("SELECT state FROM op_leg WHERE leg = ?1", [leg], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?,
+        )
+    };
+    // A SIM order the operator took and then cancelled (no card could be issued) happened
+    // at the operator as two operations: the order, and its cancellation with the refund.
+    let cancel = format!("{}-C", rec.id);
+    let cancelled = sim && leg_state(&cancel)?.as_deref() == Some("committed");
+    let state = if rec.state == TxnState::Settled
+        || (cancelled && leg_state(&rec.id)?.as_deref() == Some("committed"))
+    {
+        "committed"
+    } else {
+        "failed"
+    };
+    if cancelled {
+        let entry = serde_json::json!({
+            "txn_id": cancel,
+            "at_ms": now,
+            "op": "cancel_order",
+            "amount_fen": rec.inserted_fen,
+            "state": "committed",
+            "detail": serde_json::json!({"kind": rec.kind, "order_of": rec.id}).to_string(),
+        });
+        c.execute(
+            "INSERT INTO upload (txn_id, at, entry) VALUES (?1, ?2, ?3)",
+            params![txn, now, serde_json::to_string(&entry)?],
+        )?;
+    }
+    let voucher_fen = rec.inserted_fen - rec.credited_fen;
+    let detail = serde_json::json!({
+        "kind": rec.kind,
+        "number": rec.msisdn_masked,
+        "cash_in_fen": rec.inserted_fen,
+        "credited_fen": rec.credited_fen,
+        "voucher_fen": voucher_fen,
+        "voucher_id": rec.voucher_id,
+        "operator_ref": rec.boss_ref,
+    });
+    let entry = serde_json::json!({
+        "txn_id": rec.id,
+        "at_ms": now,
+        "op": op,
+        "amount_fen": rec.inserted_fen,
+        "state": state,
+        "detail": detail.to_string(),
+    });
+    c.execute(
+        "INSERT INTO upload (txn_id, at, entry) VALUES (?1, ?2, ?3)",
+        params![txn, now, serde_json::to_string(&entry)?],
+    )?;
+    Ok(())
 }
 
 /// `yyyymmddHHMMSS` in UTC+8 (the operator's local time) from Unix milliseconds.

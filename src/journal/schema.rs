@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::Error;
 
 /// Migrations in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: transactions, append-only step log, notes, cash-box ledger, vouchers, clearances.
     "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -83,6 +83,72 @@ const MIGRATIONS: &[&str] = &[
         reason     TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
+    ",
+    // 2: transactions of any kind with typed legs — operator requests with their
+    //    idempotency ids, papers with their documents (masked) — the kiosk's persistent
+    //    state (lock, applied configuration), and the upload outbox (流水上传) with its
+    //    durable cursor.
+    "
+    CREATE TABLE op_leg (
+        leg          TEXT PRIMARY KEY,
+        txn_id       TEXT NOT NULL REFERENCES txn (id),
+        op           TEXT NOT NULL,
+        amount_fen   INTEGER NOT NULL DEFAULT 0 CHECK (amount_fen >= 0),
+        state        TEXT NOT NULL CHECK (state IN ('sent','committed','failed','unknown','not_sent')),
+        operator_ref TEXT,
+        detail       TEXT,
+        sent_at      INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+    );
+    CREATE INDEX op_leg_txn ON op_leg (txn_id);
+
+    CREATE TABLE paper (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        txn_id     TEXT NOT NULL REFERENCES txn (id),
+        kind       TEXT NOT NULL,
+        doc        TEXT NOT NULL,
+        state      TEXT NOT NULL CHECK (state IN ('sent','printed','not_printed')),
+        reason     TEXT,
+        attempts   INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX paper_state ON paper (state);
+
+    CREATE TABLE kiosk_state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE upload (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        txn_id TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        entry  TEXT NOT NULL
+    );
+    INSERT INTO meta (key, value) VALUES ('upload_acked_seq', 0);
+    ",
+    // 3: every SIM card a transaction takes from the stacker, stage by stage (picked, at
+    //    the IC contacts, ICCID read, written, activated, presented at the gate) to where it
+    //    ended (taken by the customer, captured into the reject bin, never picked, or stuck in
+    //    the dispenser for a technician to take out): the
+    //    journal before and after each physical step, so recovery knows where each card is.
+    "
+    CREATE TABLE card (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        txn_id     TEXT NOT NULL REFERENCES txn (id),
+        attempt    INTEGER NOT NULL,
+        iccid      TEXT,
+        stage      TEXT NOT NULL CHECK (stage IN ('picking','at_ic','written','activated',
+                       'presented','taken','captured','not_picked','stuck')),
+        activated  INTEGER NOT NULL DEFAULT 0,
+        reason     TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX card_txn ON card (txn_id);
+    CREATE INDEX card_stage ON card (stage);
     ",
 ];
 

@@ -37,7 +37,7 @@ fn opens_in_wal_with_full_sync_and_current_schema() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous=FULL");
-    assert_eq!(version, 1);
+    assert_eq!(version, 3);
 }
 
 #[test]
@@ -284,4 +284,317 @@ fn dispensing_from_an_empty_stock_breaks_the_check() {
         .map(|v| v.rule)
         .collect();
     assert_eq!(rules, ["card_stock_not_negative"]);
+}
+
+#[test]
+fn a_journal_of_the_first_schema_is_brought_up_to_date_keeping_its_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        // Schema 1 exactly as the first kiosks wrote it, with one settled top-up.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(super::schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO txn (id, kind, state, msisdn_masked, opened_at, updated_at)
+             VALUES ('K1-old', 'topup', 'cancelled', '138****0000', 1, 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let mut j = Journal::open(&path, "K1").unwrap();
+    assert_eq!(j.get("K1-old").unwrap().state, TxnState::Cancelled);
+    // The new tables work.
+    j.set_kiosk_state("lock", Some(&serde_json::json!({"reason": "x"})), 2)
+        .unwrap();
+    assert_eq!(
+        j.kiosk_state("lock").unwrap(),
+        Some(serde_json::json!({"reason": "x"}))
+    );
+    assert_eq!(j.upload_acked().unwrap(), 0);
+}
+
+#[test]
+fn legs_papers_and_uploads_are_recorded_with_the_transaction() {
+    let (_d, mut j) = journal();
+    let id = j
+        .begin(
+            &NewTxn {
+                kind: "topup",
+                msisdn: Some("13800000000"),
+                msisdn_masked: "138****0000",
+            },
+            1,
+        )
+        .unwrap();
+    j.credit_note(&id, 5000, NoteSource::Credit, 2).unwrap();
+    j.operator_sent(&id, &id, "recharge", 5000, 3).unwrap();
+    j.operator_answered(&id, "committed", Some("B1"), &serde_json::json!({}), 4)
+        .unwrap();
+    assert_eq!(
+        j.legs(&id).unwrap(),
+        vec![(id.clone(), "recharge".into(), "committed".into())]
+    );
+    j.settle(&id, 5000, "B1", Some(1), 5).unwrap();
+    let paper = j
+        .paper_sent(&id, "topup_receipt", &serde_json::json!({"x": 1}), 6)
+        .unwrap();
+    assert_eq!(
+        j.papers_to_reprint().unwrap().len(),
+        1,
+        "sent, not yet answered"
+    );
+    j.paper_done(paper, false, Some("paper_out"), 7).unwrap();
+    assert_eq!(
+        j.get(&id).unwrap().receipt.as_deref(),
+        Some("not_printed: paper_out")
+    );
+    assert_eq!(j.papers_to_reprint().unwrap()[0].state, "not_printed");
+    j.paper_retry(paper, 8).unwrap();
+    j.paper_done(paper, true, None, 9).unwrap();
+    assert!(j.papers_to_reprint().unwrap().is_empty());
+    assert_eq!(j.get(&id).unwrap().receipt.as_deref(), Some("printed"));
+    // The settled top-up waits in the outbox, with no full number in it.
+    let up = j.uploads_after(0, 10).unwrap();
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0].entry["op"], "recharge");
+    assert_eq!(up[0].entry["state"], "committed");
+    assert!(!up[0].entry.to_string().contains("13800000000"));
+    j.set_upload_acked(up[0].seq).unwrap();
+    j.set_upload_acked(0).unwrap();
+    assert_eq!(
+        j.upload_acked().unwrap(),
+        up[0].seq,
+        "the cursor never goes back"
+    );
+    assert!(
+        j.uploads_after(j.upload_acked().unwrap(), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(j.check(false).unwrap().is_ok());
+}
+
+#[test]
+fn a_stray_note_becomes_a_voucher_of_its_own() {
+    let (_d, mut j) = journal();
+    let id = j
+        .orphan_note(2000, NoteSource::Credit, "no session", 1)
+        .unwrap();
+    let t = j.get(&id).unwrap();
+    assert_eq!(t.state, TxnState::Voucher);
+    assert_eq!(t.inserted_fen, 2000);
+    assert!(j.check(false).unwrap().is_ok());
+}
+
+#[test]
+fn records_print_no_full_number_in_debug() {
+    let (_d, mut j) = journal();
+    let id = j
+        .begin(
+            &NewTxn {
+                kind: "topup",
+                msisdn: Some("13812345678"),
+                msisdn_masked: "138****5678",
+            },
+            1,
+        )
+        .unwrap();
+    let shown = format!("{:?}", j.get(&id).unwrap());
+    assert!(!shown.contains("13812345678"), "{shown}");
+}
+
+#[test]
+fn a_transaction_without_money_completes_with_the_operators_reference() {
+    let (_d, mut j) = journal();
+    let id = j
+        .begin(
+            &NewTxn {
+                kind: "plan_change",
+                msisdn: None,
+                msisdn_masked: "138****0000",
+            },
+            1,
+        )
+        .unwrap();
+    j.operator_sent(&id, &id, "plan_change", 0, 2).unwrap();
+    j.mark_pending(&id, "not confirmed", 3).unwrap();
+    j.complete(&id, Some("BG0001"), 4).unwrap();
+    let t = j.get(&id).unwrap();
+    assert_eq!(t.state, TxnState::Settled);
+    assert_eq!(t.boss_ref.as_deref(), Some("BG0001"));
+    assert_eq!(t.credited_fen, 0);
+    let up = j.uploads_after(0, 10).unwrap();
+    assert_eq!(up[0].entry["op"], "plan_change");
+    assert_eq!(up[0].entry["state"], "committed");
+    assert!(j.check(false).unwrap().is_ok());
+    // Twice is refused: a closed transaction stays closed.
+    assert!(j.complete(&id, None, 5).is_err());
+}
+
+#[test]
+fn a_transaction_that_took_money_cannot_be_completed_without_it() {
+    let (_d, mut j) = journal();
+    let id = topup(&mut j, 1);
+    j.credit_note(&id, 5000, NoteSource::Credit, 2).unwrap();
+    assert!(j.complete(&id, Some("X"), 3).is_err());
+    assert_eq!(j.get(&id).unwrap().state, TxnState::Open);
+}
+
+#[test]
+fn a_printed_bill_keeps_what_and_whose_not_its_content() {
+    let (_d, mut j) = journal();
+    let id = j
+        .begin(
+            &NewTxn {
+                kind: "bill_print",
+                msisdn: None,
+                msisdn_masked: "138****0000",
+            },
+            1,
+        )
+        .unwrap();
+    let doc = serde_json::json!({"Records": {
+        "number_masked": "138****0000", "month": "2026-11", "page": 2,
+        "rows": [{"counterpart_masked": "139****5678"}]
+    }});
+    let printed = j.paper_sent(&id, "itemised_records", &doc, 2).unwrap();
+    let stopped = j.paper_sent(&id, "itemised_records", &doc, 3).unwrap();
+    j.paper_done(printed, true, None, 4).unwrap();
+    j.paper_done(stopped, false, Some("paper out"), 5).unwrap();
+    let papers = j.papers(&id).unwrap();
+    let kept = |pid: i64| papers.iter().find(|p| p.id == pid).unwrap().doc.clone();
+    assert!(
+        kept(printed)["Records"].get("rows").is_none(),
+        "{}",
+        kept(printed)
+    );
+    assert_eq!(kept(printed)["Records"]["month"], "2026-11");
+    assert_eq!(kept(printed)["Records"]["redacted"], true);
+    // The page that stopped is kept whole for a day, for the technician to print with
+    // its customer there; then only what and whose stay.
+    assert!(kept(stopped)["Records"].get("rows").is_some());
+    assert_eq!(
+        j.purge_confidential(5).unwrap(),
+        0,
+        "not older than a day yet"
+    );
+    assert_eq!(j.purge_confidential(6).unwrap(), 1);
+    let papers = j.papers(&id).unwrap();
+    let doc = &papers.iter().find(|p| p.id == stopped).unwrap().doc;
+    assert!(doc["Records"].get("rows").is_none(), "{doc}");
+    // A money paper is never stripped: it is printed again after a crash.
+    let t = topup(&mut j, 10);
+    let receipt = j
+        .paper_sent(&t, "topup_receipt", &serde_json::json!({"items": [1]}), 11)
+        .unwrap();
+    j.paper_done(receipt, false, Some("paper out"), 12).unwrap();
+    assert_eq!(j.purge_confidential(100).unwrap(), 0);
+}
+
+fn sim_txn(j: &mut Journal, now: Millis) -> String {
+    j.begin(
+        &NewTxn {
+            kind: "new_sim",
+            msisdn: None,
+            msisdn_masked: "-",
+        },
+        now,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_card_goes_stage_by_stage_and_is_counted_where_it_ends() {
+    let (_d, mut j) = journal();
+    j.card_movement(CardMovement::Restock(10), None, Some("T01"), 1)
+        .unwrap();
+    let t = sim_txn(&mut j, 2);
+    // The first card spoils while being written: captured, the next one goes out.
+    let c1 = j.card_pick(&t, 1, 3).unwrap();
+    j.card_stage(c1, CardStage::AtIc, None, None, 4).unwrap();
+    assert_eq!(j.card_stock().unwrap().in_stock, 9, "out of the stacker");
+    j.card_stage(c1, CardStage::AtIc, Some("89860012345678901234"), None, 5)
+        .unwrap();
+    assert!(
+        j.card_pick(&t, 2, 6).is_err(),
+        "one card of a transaction in the machine at a time"
+    );
+    j.card_stage(c1, CardStage::Captured, None, Some("write failed"), 6)
+        .unwrap();
+    let c2 = j.card_pick(&t, 2, 7).unwrap();
+    for stage in [
+        CardStage::AtIc,
+        CardStage::Written,
+        CardStage::Activated,
+        CardStage::Presented,
+        CardStage::Taken,
+    ] {
+        j.card_stage(c2, stage, None, None, 8).unwrap();
+    }
+    let stock = j.card_stock().unwrap();
+    assert_eq!(
+        (stock.in_stock, stock.in_reject_bin, stock.dispensed),
+        (8, 1, 1)
+    );
+    let cards = j.cards(&t).unwrap();
+    assert_eq!(cards.len(), 2);
+    assert_eq!(cards[0].iccid.as_deref(), Some("89860012345678901234"));
+    assert_eq!(cards[0].stage, CardStage::Captured);
+    assert!(!cards[0].activated);
+    assert!(cards[1].activated && cards[1].stage == CardStage::Taken);
+    assert!(j.cards_in_flight().unwrap().is_empty());
+    // A card that ended stays where it ended.
+    assert!(
+        j.card_stage(c2, CardStage::Captured, None, None, 9)
+            .is_err()
+    );
+    assert!(j.card_stage(c1, CardStage::AtIc, None, None, 9).is_err());
+}
+
+#[test]
+fn a_card_never_picked_is_not_counted_and_a_settled_sim_needs_its_card() {
+    let (_d, mut j) = journal();
+    j.card_movement(CardMovement::Restock(5), None, Some("T01"), 1)
+        .unwrap();
+    let t = sim_txn(&mut j, 2);
+    j.credit_note(&t, 5000, NoteSource::Credit, 3).unwrap();
+    let c = j.card_pick(&t, 1, 4).unwrap();
+    assert_eq!(j.cards_in_flight().unwrap().len(), 1);
+    j.card_stage(c, CardStage::NotPicked, None, Some("dispenser jammed"), 5)
+        .unwrap();
+    assert_eq!(j.card_stock().unwrap().in_stock, 5);
+    // Settled with no activated card: the books say a number went out on nothing.
+    j.settle(&t, 5000, "KH1", None, 6).unwrap();
+    let report = j.check(false).unwrap();
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.rule == "a_settled_sim_is_on_one_card"),
+        "{:?}",
+        report.violations
+    );
+    let up = j.uploads_after(0, 10).unwrap();
+    assert_eq!(up[0].entry["op"], "new_sim_order");
+}
+
+#[test]
+fn a_closed_transaction_with_a_card_in_the_machine_is_a_violation() {
+    let (_d, mut j) = journal();
+    j.card_movement(CardMovement::Restock(5), None, Some("T01"), 1)
+        .unwrap();
+    let t = sim_txn(&mut j, 2);
+    let c = j.card_pick(&t, 1, 3).unwrap();
+    j.card_stage(c, CardStage::AtIc, None, None, 4).unwrap();
+    j.cancel(&t, "test", 5).unwrap();
+    let report = j.check(false).unwrap();
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.rule == "cards_end_with_their_transaction"),
+        "{:?}",
+        report.violations
+    );
 }

@@ -3,7 +3,7 @@
 use slint::ComponentHandle;
 
 use super::generated::{AppAdapter, Page, Theme};
-use super::{KioskWindow, Request, Sink, Ui, msg};
+use super::{KioskWindow, Sink, Ui, UiEvent, msg};
 
 /// Steps of the top-up journey, shown as "step n of m".
 const STEPS: i32 = 5;
@@ -31,9 +31,10 @@ pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
     let (w, s) = (window.as_weak(), sink.clone());
     app.on_help(move || {
         tracing::warn!("customer pressed call for help");
-        s.request(Request::CallHelp);
-        if w.upgrade().is_some_and(|w| in_session(&w)) {
-            s.ui(Ui::Touch);
+        s.send(UiEvent::CallHelp);
+        if let Some(w) = w.upgrade() {
+            // The notice stays visible after it is closed, until the session ends.
+            w.global::<AppAdapter>().set_help_pending(true);
         }
     });
     let (w, s) = (window.as_weak(), sink.clone());
@@ -87,7 +88,7 @@ pub(super) fn go(window: &KioskWindow, page: Page) {
         Page::Home => (1, "选择业务", "Choose a service"),
         Page::Keypad | Page::LookingUp => (2, "输入号码", "Enter the number"),
         Page::Confirm => (3, "确认号码", "Check the number"),
-        Page::NoChange | Page::Insert => (4, "投入现金", "Insert cash"),
+        Page::Insert => (4, "放入纸币", "Insert notes"),
         Page::Processing | Page::Result | Page::Sorry => (5, "办理结果", "Result"),
     };
     if page == Page::Idle {
@@ -100,6 +101,9 @@ pub(super) fn go(window: &KioskWindow, page: Page) {
     if matches!(page, Page::Idle | Page::Home | Page::OutOfService) {
         app.set_session_over(false);
         app.set_warning_seconds(0);
+    } else {
+        // A notice about the home screen's tiles is of no use in a session.
+        app.set_toast_shown(false);
     }
     app.set_step(step);
     app.set_step_name(msg(zh, en));

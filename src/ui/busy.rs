@@ -28,3 +28,10 @@ pub(super) fn show_processing(window: &KioskWindow, total_fen: u64) {
     ));
     b.set_amount(yuan(total_fen).into());
 }
+
+pub(super) fn show_text(window: &KioskWindow, text: &str) {
+    let b = window.global::<BusyAdapter>();
+    b.set_title(msg(text, text));
+    b.set_detail(msg("", ""));
+    b.set_amount("".into());
+}

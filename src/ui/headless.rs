@@ -12,13 +12,19 @@ use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferTyp
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, PhysicalSize, PlatformError};
 
-use super::{KioskWindow, Language, Orientation, ScreenUpdate, UiError, View, set_look, show_view};
+use super::{
+    KioskStatus, KioskWindow, Language, Orientation, ScreenUpdate, UiError, View, set_look,
+    show_view,
+};
 
 thread_local! {
     /// Whether this thread's Slint platform is ours.
     static INSTALLED: Cell<bool> = const { Cell::new(false) };
     /// The window the platform created last (for the component being built).
     static LAST: RefCell<Option<Rc<MinimalSoftwareWindow>>> = const { RefCell::new(None) };
+    /// The session screen [`render_png`] showed last: an idle warning is drawn over it, as
+    /// on the real screen.
+    static SHOWN: RefCell<Option<crate::flow::Screen>> = const { RefCell::new(None) };
 }
 
 struct Headless {
@@ -50,7 +56,8 @@ fn install() -> Result<(), UiError> {
 }
 
 /// Renders what the screen shows for one engine update, as PNG bytes.
-/// `End` renders the idle screen; `IdleWarning` the keypad with the countdown over it.
+/// `End` renders the idle screen; `IdleWarning` the countdown over the session screen this
+/// thread rendered last (the keypad when there was none), as the real screen shows it.
 pub fn render_png(
     update: &ScreenUpdate,
     orientation: Orientation,
@@ -58,12 +65,36 @@ pub fn render_png(
     elder: bool,
 ) -> Result<Vec<u8>, UiError> {
     let view = match update {
-        ScreenUpdate::Show(screen) => View::Session(screen.clone()),
-        ScreenUpdate::IdleWarning { seconds_left } => View::Warning {
-            screen: crate::flow::topup::Screen::EnterNumber { notice: None },
+        ScreenUpdate::Show(screen) => {
+            SHOWN.with(|s| *s.borrow_mut() = Some(screen.clone()));
+            View::Session(screen.clone())
+        }
+        ScreenUpdate::IdleWarning {
+            seconds_left,
+            money_fen,
+        } => View::Warning {
+            screen: SHOWN.with(|s| s.borrow().clone()).unwrap_or_else(|| {
+                crate::flow::Screen::EnterNumber {
+                    service: crate::flow::ServiceId::TopUp,
+                    notice: None,
+                    typed: Default::default(),
+                }
+            }),
             seconds_left: *seconds_left,
+            money_fen: *money_fen,
         },
-        ScreenUpdate::End => View::Idle,
+        ScreenUpdate::End => {
+            SHOWN.with(|s| *s.borrow_mut() = None);
+            View::Idle
+        }
+        ScreenUpdate::Status(KioskStatus::InService) => View::Idle,
+        ScreenUpdate::Status(s) => View::OutOfService(s.clone()),
+        ScreenUpdate::Services(_) | ScreenUpdate::Branding(_) => View::Home,
+        // The camera's picture belongs to the screen being shown.
+        ScreenUpdate::CameraPreview(_) => match SHOWN.with(|s| s.borrow().clone()) {
+            Some(screen) => View::Session(screen),
+            None => View::Idle,
+        },
     };
     render_view_png(&view, orientation, language, elder)
 }

@@ -1,37 +1,43 @@
-//! Cash insertion: total, remaining, notes accepted, finish.
+//! Cash insertion: total, remaining, notes accepted, the no-change notice, finish.
 
-use slint::ComponentHandle;
+use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::generated::{AppAdapter, InsertAdapter};
-use super::{KioskWindow, Sink, Ui, msg, nochange, sorry};
-use crate::flow::topup::Notice;
+use super::{KioskWindow, Sink, Ui, msg, sorry};
+use crate::flow::screen::{CashPurpose, CashView};
 use crate::flow::yuan;
 
-/// What the insert screen shows.
-#[derive(Debug)]
-pub(super) struct InsertState<'a> {
-    pub number_masked: &'a str,
-    pub total_fen: u64,
-    pub remaining_fen: u64,
-    pub accept_fen: &'a [u64],
-    pub notice: Option<&'a Notice>,
-    pub can_finish: bool,
+/// Note values in whole yuan for the pictures (notes are whole yuan).
+pub(super) fn note_yuan(accept_fen: &[u64]) -> ModelRc<i32> {
+    let notes: Vec<i32> = accept_fen
+        .iter()
+        .filter_map(|f| i32::try_from(f / 100).ok())
+        .collect();
+    ModelRc::new(VecModel::from(notes))
 }
 
-pub(super) fn show(window: &KioskWindow, s: &InsertState<'_>) {
+pub(super) fn show(window: &KioskWindow, v: &CashView) {
     let i = window.global::<InsertAdapter>();
-    i.set_number(s.number_masked.into());
-    i.set_total(yuan(s.total_fen).into());
-    i.set_remaining(yuan(s.remaining_fen).into());
-    i.set_notes(nochange::note_yuan(s.accept_fen));
-    i.set_has_notice(s.notice.is_some());
-    if let Some(n) = s.notice {
+    match &v.purpose {
+        CashPurpose::TopUp { number_masked } | CashPurpose::ReplaceSim { number_masked } => {
+            i.set_number(number_masked.as_str().into())
+        }
+        CashPurpose::NewSim { number } => i.set_number(number.as_str().into()),
+    }
+    i.set_total(yuan(v.total_fen).into());
+    i.set_remaining(yuan(v.remaining_fen).into());
+    i.set_notes(note_yuan(&v.accept_fen));
+    i.set_has_notice(v.notice.is_some());
+    if let Some(n) = &v.notice {
         let (zh, en) = sorry::notice_words(n);
         i.set_notice(msg(&zh, &en));
     }
-    i.set_can_finish(s.can_finish);
+    i.set_can_finish(v.can_finish);
+    i.set_first_note(v.total_fen == 0);
     // Money in is never abandoned: no back/home once a note is credited.
-    window.global::<AppAdapter>().set_can_back(s.total_fen == 0);
+    window
+        .global::<AppAdapter>()
+        .set_can_back(v.total_fen == 0 && !v.busy);
 }
 
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {

@@ -23,7 +23,6 @@ mod home;
 mod idle;
 mod insert;
 mod keypad;
-mod nochange;
 mod outofservice;
 mod result;
 mod sorry;
@@ -36,17 +35,19 @@ use std::sync::mpsc as std_mpsc;
 
 pub use generated::{
     AppAdapter, BusyAdapter, ConfirmAdapter, HomeAdapter, IdleAdapter, InsertAdapter,
-    KeypadAdapter, KioskWindow, Msg, NoChangeAdapter, OutOfServiceAdapter, Page, ResultAdapter,
-    SorryAdapter, Theme,
+    KeypadAdapter, KioskWindow, Msg, OutOfServiceAdapter, Page, ResultAdapter, SorryAdapter, Theme,
 };
 use slint::ComponentHandle;
 use tokio::sync::mpsc;
 
-pub use crate::engine::ScreenUpdate;
-pub use crate::flow::topup::{Screen, Ui};
-pub use gallery::gallery;
+pub use crate::flow::{Screen, ServiceId, Ui};
+pub use crate::runtime::screen::{
+    Availability, Branding, KioskStatus, Problem, ScreenUpdate, ServiceState, UiEvent,
+};
+pub use gallery::{gallery, sample_insert};
 pub use headless::{render_png, render_view_pixels, render_view_png};
-pub use keypad::masked_echo;
+pub use home::unavailable_words;
+pub use keypad::{grouped_digits, masked_echo};
 pub use sorry::notice_words;
 pub use window::{display_available, run_window};
 
@@ -95,76 +96,38 @@ pub enum Language {
     English,
 }
 
-/// The services on the home screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceId {
-    /// 话费充值
-    TopUp,
-    /// 套餐变更
-    PlanChange,
-    /// 账单打印
-    BillPrint,
-    /// 新办卡
-    NewSim,
-    /// 补卡
-    ReplaceSim,
-    /// 实名登记
-    Registration,
-}
-
-impl ServiceId {
-    /// All services, in the order of the home screen.
-    pub const ALL: [ServiceId; 6] = [
-        ServiceId::TopUp,
-        ServiceId::PlanChange,
-        ServiceId::BillPrint,
-        ServiceId::NewSim,
-        ServiceId::ReplaceSim,
-        ServiceId::Registration,
-    ];
-
-    /// Stable id used by the Slint side.
-    pub fn id(self) -> &'static str {
-        match self {
-            ServiceId::TopUp => "topup",
-            ServiceId::PlanChange => "plan",
-            ServiceId::BillPrint => "bill",
-            ServiceId::NewSim => "new-sim",
-            ServiceId::ReplaceSim => "replace-sim",
-            ServiceId::Registration => "register",
-        }
-    }
-
-    fn from_id(id: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.id() == id)
-    }
-}
-
-/// Whether a service can be chosen now, and if not, why (shown on its greyed tile).
+/// What to render headless (the session screens come from the engine; idle, home and
+/// out-of-service are the screen's own).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Availability {
-    Available,
-    /// Not built yet.
-    ComingSoon,
-    /// Switched off in the kiosk's configuration.
-    DisabledByConfig,
-    /// A device it needs is missing or down (the device's name, e.g. "card dispenser").
-    DeviceMissing {
-        device_zh: String,
-        device_en: String,
+pub enum View {
+    Idle,
+    Home,
+    Session(Screen),
+    /// A session screen with the idle-timeout warning over it (`money_fen`: money in).
+    Warning {
+        screen: Screen,
+        seconds_left: u64,
+        money_fen: u64,
     },
-    /// Bills are being made (days 1–5 of the month).
-    BillingDays,
+    OutOfService(KioskStatus),
+    /// The home screen with these tiles, just after the customer tapped the greyed
+    /// `tapped` (its reason shown over the screen).
+    Unavailable {
+        services: Vec<ServiceState>,
+        tapped: ServiceId,
+    },
+    /// The keypad with the typed digits shown in full ("show digits" on).
+    DigitsShown(Screen),
+    /// A session screen after "call for help": the notice open, or closed with the line
+    /// saying staff are coming.
+    Help {
+        screen: Screen,
+        open: bool,
+    },
 }
 
-/// A service tile on the home screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceState {
-    pub service: ServiceId,
-    pub availability: Availability,
-}
-
-/// What the home screen offers today: top-up live, the rest "coming soon".
+/// What the home screen offers before the runtime says (every service "coming soon" but
+/// top-up): the screen's own default until the first [`ScreenUpdate::Services`].
 pub fn default_services() -> Vec<ServiceState> {
     ServiceId::ALL
         .into_iter()
@@ -179,83 +142,8 @@ pub fn default_services() -> Vec<ServiceState> {
         .collect()
 }
 
-/// Operator branding and the idle screen's banners (Chinese, English).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Branding {
-    pub operator_zh: String,
-    pub operator_en: String,
-    pub banners: Vec<(String, String)>,
-}
-
-impl Default for Branding {
-    fn default() -> Self {
-        Self {
-            operator_zh: "移动营业厅".into(),
-            operator_en: "Mobile Service Hall".into(),
-            banners: vec![
-                (
-                    "话费充值 7×24 小时自助办理".into(),
-                    "Top up your phone any time, day or night".into(),
-                ),
-                (
-                    "现金充值，即充即到".into(),
-                    "Pay in cash, credited at once".into(),
-                ),
-            ],
-        }
-    }
-}
-
-/// Why the kiosk is out of service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutOfServiceReason {
-    /// A device the kiosk needs is down.
-    Devices,
-    /// The link to the operator is down.
-    Link,
-    /// Locked by head office.
-    Locked,
-}
-
-/// The kiosk's state as a whole, sent by the application while no session runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KioskStatus {
-    InService,
-    OutOfService {
-        reason: OutOfServiceReason,
-        detail_zh: String,
-        detail_en: String,
-    },
-}
-
-/// What the screen asks of the application (outside a top-up session).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    /// The customer chose a service on the home screen: start its session.
-    Start(ServiceId),
-    /// The customer pressed "call for help": staff should come.
-    CallHelp,
-    /// The technician entry on the out-of-service screen.
-    Technician,
-}
-
-/// What to render headless (the session screens come from the engine; idle, home and
-/// out-of-service are the screen's own).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum View {
-    Idle,
-    Home,
-    Session(Screen),
-    /// A session screen with the idle-timeout warning over it.
-    Warning {
-        screen: Screen,
-        seconds_left: u64,
-    },
-    OutOfService(KioskStatus),
-}
-
-/// How the window looks and whom it talks to.
-#[derive(Debug)]
+/// How the window looks.
+#[derive(Debug, Clone)]
 pub struct UiOptions {
     pub fullscreen: bool,
     pub orientation: Orientation,
@@ -264,10 +152,6 @@ pub struct UiOptions {
     pub elder: bool,
     pub branding: Branding,
     pub services: Vec<ServiceState>,
-    /// Kiosk status changes (out of service and back).
-    pub status: Option<mpsc::Receiver<KioskStatus>>,
-    /// Requests to the application (start a service, call for help, technician).
-    pub requests: Option<mpsc::Sender<Request>>,
 }
 
 impl Default for UiOptions {
@@ -279,29 +163,26 @@ impl Default for UiOptions {
             elder: false,
             branding: Branding::default(),
             services: default_services(),
-            status: None,
-            requests: None,
         }
     }
 }
 
 /// Where the screen's events go: an unbounded queue drained by a forwarding thread, so
-/// the UI thread never waits for the engine.
+/// the UI thread never waits for the runtime.
 #[derive(Debug, Clone)]
 pub(crate) struct Sink {
-    ui: std_mpsc::Sender<Ui>,
-    requests: Option<mpsc::Sender<Request>>,
+    tx: std_mpsc::Sender<UiEvent>,
 }
 
 impl Sink {
-    fn new(events: mpsc::Sender<Ui>, requests: Option<mpsc::Sender<Request>>) -> Self {
-        let (tx, rx) = std_mpsc::channel::<Ui>();
+    fn new(events: mpsc::Sender<UiEvent>) -> Self {
+        let (tx, rx) = std_mpsc::channel::<UiEvent>();
         let spawned = std::thread::Builder::new()
             .name("ui-events".into())
             .spawn(move || {
-                while let Ok(ui) = rx.recv() {
-                    if events.blocking_send(ui).is_err() {
-                        tracing::debug!("engine stopped listening to the screen");
+                while let Ok(ev) = rx.recv() {
+                    if events.blocking_send(ev).is_err() {
+                        tracing::debug!("the runtime stopped listening to the screen");
                         break;
                     }
                 }
@@ -309,22 +190,18 @@ impl Sink {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the screen's event thread");
         }
-        Self { ui: tx, requests }
+        Self { tx }
     }
 
-    /// Sends a customer action to the engine.
+    /// Sends a customer action within the session.
     pub(crate) fn ui(&self, ui: Ui) {
-        if self.ui.send(ui).is_err() {
-            tracing::debug!("screen event dropped: forwarding thread gone");
-        }
+        self.send(UiEvent::Customer(ui));
     }
 
-    /// Sends a request to the application; never waits.
-    pub(crate) fn request(&self, request: Request) {
-        if let Some(tx) = &self.requests
-            && let Err(e) = tx.try_send(request)
-        {
-            tracing::warn!(?request, error = %e, "screen request dropped");
+    /// Sends anything else (start a service, call for help, technician).
+    pub(crate) fn send(&self, ev: UiEvent) {
+        if self.tx.send(ev).is_err() {
+            tracing::debug!("screen event dropped: forwarding thread gone");
         }
     }
 }
@@ -332,8 +209,8 @@ impl Sink {
 /// Binds every adapter of `window` to the engine: taps become [`Ui`] events on `events`,
 /// requests go to `options.requests`. Sets the look (orientation, language, elder mode),
 /// the branding and the services. Used by [`run_window`] and by UI tests.
-pub fn attach(window: &KioskWindow, events: mpsc::Sender<Ui>, options: &mut UiOptions) {
-    let sink = Sink::new(events, options.requests.take());
+pub fn attach(window: &KioskWindow, events: mpsc::Sender<UiEvent>, options: &UiOptions) {
+    let sink = Sink::new(events);
     set_look(window, options.orientation, options.language, options.elder);
     idle::set_branding(window, &options.branding);
     home::set_services(window, &options.services);
@@ -342,7 +219,6 @@ pub fn attach(window: &KioskWindow, events: mpsc::Sender<Ui>, options: &mut UiOp
     home::connect(window, &sink);
     keypad::connect(window, &sink);
     confirm::connect(window, &sink);
-    nochange::connect(window, &sink);
     insert::connect(window, &sink);
     result::connect(window, &sink);
     sorry::connect(window, &sink);
@@ -360,7 +236,7 @@ pub fn set_look(window: &KioskWindow, orientation: Orientation, language: Langua
     app.set_default_elder(elder);
 }
 
-/// Maps one update from the engine onto the adapters.
+/// Maps one update from the runtime onto the adapters.
 pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
     let app = window.global::<AppAdapter>();
     match update {
@@ -368,12 +244,19 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
             app.set_warning_seconds(0);
             show_screen(window, screen);
         }
-        ScreenUpdate::IdleWarning { seconds_left } => {
+        ScreenUpdate::IdleWarning {
+            seconds_left,
+            money_fen,
+        } => {
+            app.set_warning_money(crate::flow::yuan(*money_fen).into());
+            app.set_warning_has_money(*money_fen > 0);
             app.set_warning_seconds(i32::try_from(*seconds_left).unwrap_or(i32::MAX).max(1));
         }
         ScreenUpdate::End => {
             app.set_warning_seconds(0);
             app.set_help_called(false);
+            app.set_help_pending(false);
+            app.set_money_in(false);
             keypad::reset(window);
             let home = app::take_return_home(window);
             if app.get_page() == Page::Sorry {
@@ -383,24 +266,32 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
                 app::go(window, if home { Page::Home } else { Page::Idle });
             }
         }
+        ScreenUpdate::Status(status) => apply_status(window, status),
+        ScreenUpdate::Services(services) => home::set_services(window, services),
+        ScreenUpdate::Branding(branding) => idle::set_branding(window, branding),
+        // Shown inside the live-photo screen's framing guide (which the face screen owns).
+        ScreenUpdate::CameraPreview(_) => {}
     }
 }
 
-/// Shows the kiosk status: out of service, or back to idle.
+/// Shows the kiosk status: out of service (or locked, closed, starting, stopping), or
+/// back to idle. A customer being served keeps their screen; the status shows after.
 pub fn apply_status(window: &KioskWindow, status: &KioskStatus) {
+    let app = window.global::<AppAdapter>();
+    let page = app.get_page();
+    let between_customers =
+        matches!(page, Page::Idle | Page::Home | Page::OutOfService) || app.get_session_over();
     match status {
         KioskStatus::InService => {
-            if window.global::<AppAdapter>().get_page() == Page::OutOfService {
+            if page == Page::OutOfService {
                 app::go(window, Page::Idle);
             }
         }
-        KioskStatus::OutOfService {
-            reason,
-            detail_zh,
-            detail_en,
-        } => {
-            outofservice::show(window, *reason, detail_zh, detail_en);
-            app::go(window, Page::OutOfService);
+        other => {
+            outofservice::show(window, other);
+            if between_customers {
+                app::go(window, Page::OutOfService);
+            }
         }
     }
 }
@@ -414,23 +305,52 @@ pub fn show_view(window: &KioskWindow, view: &View) {
         View::Warning {
             screen,
             seconds_left,
+            money_fen,
         } => {
             show_screen(window, screen);
             apply(
                 window,
                 &ScreenUpdate::IdleWarning {
                     seconds_left: *seconds_left,
+                    money_fen: *money_fen,
                 },
             );
         }
-        View::OutOfService(status) => apply_status(window, status),
+        View::OutOfService(KioskStatus::InService) => app::go(window, Page::Idle),
+        View::OutOfService(status) => {
+            outofservice::show(window, status);
+            app::go(window, Page::OutOfService);
+        }
+        View::Unavailable { services, tapped } => {
+            home::set_services(window, services);
+            app::go(window, Page::Home);
+            if let Some(s) = services.iter().find(|s| s.service == *tapped) {
+                let (zh, en) = unavailable_words(s.service, &s.availability);
+                let app = window.global::<AppAdapter>();
+                app.set_toast(msg(&zh, &en));
+                app.set_toast_shown(true);
+            }
+        }
+        View::DigitsShown(screen) => {
+            show_screen(window, screen);
+            window.global::<KeypadAdapter>().set_show_digits(true);
+        }
+        View::Help { screen, open } => {
+            show_screen(window, screen);
+            let app = window.global::<AppAdapter>();
+            app.set_help_pending(true);
+            app.set_help_called(*open);
+        }
     }
 }
 
 fn show_screen(window: &KioskWindow, screen: &Screen) {
+    if let Some(money) = money_in(screen) {
+        window.global::<AppAdapter>().set_money_in(money);
+    }
     let page = match screen {
-        Screen::EnterNumber { notice } => {
-            keypad::show(window, notice.as_ref());
+        Screen::EnterNumber { notice, typed, .. } => {
+            keypad::show(window, notice.as_ref(), typed.digits());
             Page::Keypad
         }
         Screen::LookingUp { number_masked } => {
@@ -440,36 +360,14 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
         Screen::Confirm {
             number_masked,
             subscriber,
-        } => {
-            confirm::show(window, number_masked, subscriber);
-            Page::Confirm
-        }
-        Screen::NoChange {
             accept_fen,
             max_fen,
         } => {
-            nochange::show(window, accept_fen, *max_fen);
-            Page::NoChange
+            confirm::show(window, number_masked, subscriber, accept_fen, *max_fen);
+            Page::Confirm
         }
-        Screen::Insert {
-            number_masked,
-            total_fen,
-            remaining_fen,
-            accept_fen,
-            notice,
-            can_finish,
-        } => {
-            insert::show(
-                window,
-                &insert::InsertState {
-                    number_masked,
-                    total_fen: *total_fen,
-                    remaining_fen: *remaining_fen,
-                    accept_fen,
-                    notice: notice.as_ref(),
-                    can_finish: *can_finish,
-                },
-            );
+        Screen::Insert(view) => {
+            insert::show(window, view);
             Page::Insert
         }
         Screen::Processing { total_fen } => {
@@ -482,14 +380,18 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
             outcome,
             reference,
             receipt,
+            jammed,
         } => {
             result::show(
                 window,
-                number_masked,
-                *amount_fen,
-                outcome,
-                reference,
-                receipt,
+                &result::ResultView {
+                    number_masked,
+                    amount_fen: *amount_fen,
+                    outcome,
+                    reference,
+                    receipt,
+                    jammed: *jammed,
+                },
             );
             Page::Result
         }
@@ -497,8 +399,32 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
             sorry::show(window, notice, reference.as_deref());
             Page::Sorry
         }
+        other => {
+            // Interim: the authenticated services' own screens come with the UI work.
+            let text = crate::runtime::screen::describe(&ScreenUpdate::Show(other.clone()));
+            busy::show_text(window, &text);
+            Page::Processing
+        }
     };
     app::go(window, page);
+}
+
+/// Whether money of the session is in the kiosk on this screen (`None`: the screen does
+/// not say, keep what was known). The help notice says "your money is safe" only then.
+fn money_in(screen: &Screen) -> Option<bool> {
+    match screen {
+        Screen::EnterNumber { .. } | Screen::LookingUp { .. } | Screen::Confirm { .. } => {
+            Some(false)
+        }
+        Screen::Insert(v) => {
+            Some(v.total_fen > 0 || matches!(v.notice, Some(crate::flow::Notice::Jammed { .. })))
+        }
+        Screen::Processing { total_fen } => Some(*total_fen > 0),
+        Screen::Result {
+            amount_fen, jammed, ..
+        } => Some(*amount_fen > 0 || jammed.is_some()),
+        _ => Some(false),
+    }
 }
 
 /// Words for the customer in both languages.

@@ -3,7 +3,7 @@
 use slint::ComponentHandle;
 use tokio::sync::mpsc;
 
-use super::{KioskWindow, ScreenUpdate, Ui, UiError, UiOptions, apply, apply_status, attach};
+use super::{KioskWindow, ScreenUpdate, UiError, UiEvent, UiOptions, apply, attach};
 
 /// Whether a display is there to open a window on (X11 or Wayland).
 pub fn display_available() -> bool {
@@ -16,14 +16,14 @@ pub fn display_available() -> bool {
 ///
 /// Runs Slint's event loop, so call it on the main thread. Engine updates are read on a
 /// helper thread and reach the window through `upgrade_in_event_loop`; the customer's
-/// taps go to `events` (and service / help requests to `options.requests`).
+/// taps and requests go to `events`.
 pub fn run_window(
     mut updates: mpsc::Receiver<ScreenUpdate>,
-    events: mpsc::Sender<Ui>,
-    mut options: UiOptions,
+    events: mpsc::Sender<UiEvent>,
+    options: UiOptions,
 ) -> Result<(), UiError> {
     let window = KioskWindow::new()?;
-    attach(&window, events, &mut options);
+    attach(&window, events, &options);
     let (w, h) = options.orientation.size();
     window
         .window()
@@ -50,25 +50,6 @@ pub fn run_window(
         .map_err(|e| {
             UiError::Platform(slint::PlatformError::Other(format!("update thread: {e}")))
         })?;
-
-    if let Some(mut status) = options.status.take() {
-        let weak = window.as_weak();
-        std::thread::Builder::new()
-            .name("ui-status".into())
-            .spawn(move || {
-                while let Some(s) = status.blocking_recv() {
-                    if weak
-                        .upgrade_in_event_loop(move |w| apply_status(&w, &s))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| {
-                UiError::Platform(slint::PlatformError::Other(format!("status thread: {e}")))
-            })?;
-    }
 
     window.run()?;
     Ok(())
