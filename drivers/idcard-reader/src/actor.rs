@@ -50,7 +50,24 @@ impl std::fmt::Debug for Request {
 pub fn spawn<T: devio::Transport>(mut reader: IdCardReader<T>) -> ReaderHandle {
     let (tx, mut rx) = mpsc::channel::<Request>(8);
     tokio::spawn(async move {
-        while let Some(request) = rx.recv().await {
+        loop {
+            // Between requests, a card that was read is watched until it leaves the field
+            // (otherwise the next customer's card, placed while nobody polls, would pass
+            // for the one already read).
+            let request = if reader.awaiting_removal() {
+                tokio::select! {
+                    request = rx.recv() => request,
+                    () = tokio::time::sleep(reader.poll_interval()) => {
+                        if let Err(e) = reader.watch_removal().await {
+                            tracing::debug!(error = %e, "watching for the card to leave failed");
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                rx.recv().await
+            };
+            let Some(request) = request else { break };
             match request {
                 Request::SamStatus(reply) => {
                     let _ = reply.send(reader.sam_status().await);
@@ -59,7 +76,11 @@ pub fn spawn<T: devio::Transport>(mut reader: IdCardReader<T>) -> ReaderHandle {
                     let _ = reply.send(reader.sam_id().await);
                 }
                 Request::WaitForCard(timeout, reply) => {
-                    let _ = reply.send(reader.wait_for_card(timeout).await);
+                    // A caller that gave up (its task aborted) stops the wait.
+                    let outcome = reader
+                        .wait_for_card_while(timeout, || !reply.is_closed())
+                        .await;
+                    let _ = reply.send(outcome);
                 }
                 Request::NewAddress(reply) => {
                     let _ = reply.send(reader.read_new_address().await);

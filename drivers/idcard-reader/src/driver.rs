@@ -344,10 +344,39 @@ impl<T: devio::Transport> IdCardReader<T> {
         }
     }
 
+    /// The configured time between polls.
+    pub fn poll_interval(&self) -> Duration {
+        self.config.poll_interval
+    }
+
+    /// One "find card" while a card that was read may still lie on the reader: notices that
+    /// it left, so that the next card placed — even between two waits, when nobody polls —
+    /// is read as new. Never reads a card.
+    pub async fn watch_removal(&mut self) -> Result<(), ReaderError> {
+        if self.poller.awaiting_removal() {
+            self.poll_once().await?;
+        }
+        Ok(())
+    }
+
     /// Waits up to `timeout` for a (new) card and reads it.
     pub async fn wait_for_card(&mut self, timeout: Duration) -> Result<WaitOutcome, ReaderError> {
+        self.wait_for_card_while(timeout, || true).await
+    }
+
+    /// [`Self::wait_for_card`], giving up (as [`WaitOutcome::NoCard`]) before a poll when
+    /// `wanted` says nobody waits for the answer any more: an abandoned wait must not go
+    /// on reading, or it takes the next customer's card and leaves their wait empty-handed.
+    pub async fn wait_for_card_while(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn() -> bool,
+    ) -> Result<WaitOutcome, ReaderError> {
         let deadline = Instant::now() + timeout;
         loop {
+            if !wanted() {
+                return Ok(WaitOutcome::NoCard);
+            }
             if let Some(outcome) = self.poll_once().await? {
                 return Ok(outcome);
             }

@@ -295,3 +295,48 @@ async fn actor_handles_share_the_reader() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn an_abandoned_wait_leaves_the_next_card_to_the_next_wait() {
+    let (sim, reader) = start();
+    let handle = idcard_reader::actor::spawn(reader);
+    // A customer's wait that the kiosk gave up on (the session ended): its task is aborted
+    // while the reader still polls for 30 s.
+    let stale = {
+        let h = handle.clone();
+        tokio::spawn(async move { h.wait_for_card(Duration::from_secs(30)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stale.abort();
+    // The next customer's wait, then their card: the read is theirs, not the stale wait's.
+    let next = {
+        let h = handle.clone();
+        tokio::spawn(async move { h.wait_for_card(Duration::from_secs(20)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sim.with(|s| s.place("resident_long_term"));
+    match next.await.unwrap().unwrap() {
+        WaitOutcome::Card(card) => assert_eq!(card.text.kind(), CardKind::Resident),
+        other => panic!("the next wait got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_card_swapped_between_two_waits_is_read_as_new() {
+    let (sim, reader) = start();
+    let handle = idcard_reader::actor::spawn(reader);
+    sim.with(|s| s.place("resident"));
+    match handle.wait_for_card(Duration::from_secs(20)).await.unwrap() {
+        WaitOutcome::Card(card) => assert_eq!(card.text.kind(), CardKind::Resident),
+        other => panic!("{other:?}"),
+    }
+    // The first customer takes the card back and the next one puts theirs down while no
+    // wait is active: nobody asked the reader, yet the new card must count as new.
+    sim.with(|s| s.remove());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    sim.with(|s| s.place("foreign_permanent_2017"));
+    match handle.wait_for_card(Duration::from_secs(5)).await.unwrap() {
+        WaitOutcome::Card(card) => assert_eq!(card.text.kind(), CardKind::ForeignPermanent2017),
+        other => panic!("the next customer's card was not read: {other:?}"),
+    }
+}

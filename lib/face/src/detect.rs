@@ -132,6 +132,10 @@ impl FaceDetector {
     /// The grey analysis image of a frame (scaled down to the analysis width) and the
     /// factor from its coordinates to the frame's. The caller wipes it after use.
     pub fn analysis_image(&self, frame: &RgbImage) -> (GrayImage, f64) {
+        if frame.width() == 0 || frame.height() == 0 {
+            // `imageops::grayscale` indexes out of bounds on a frame with no columns.
+            return (GrayImage::new(0, 0), 1.0);
+        }
         let mut gray = imageops::grayscale(frame);
         let (w, h) = gray.dimensions();
         if w <= self.config.analysis_width {
