@@ -486,3 +486,11 @@ async fn stock_cards(kiosk: &DemoKiosk, w: &World) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The customer takes the ID card off the reader and walks away; the next customer comes a
+/// moment later. The kiosk's reader watches a card it has read until it leaves the field
+/// (about a second between looks): a card put down at once would pass for the one still there.
+async fn card_taken_back(reader: &idcard_reader::sim::Simulator) {
+    reader.with(|r| r.remove());
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+}

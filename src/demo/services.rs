@@ -157,7 +157,7 @@ pub(super) async fn run(s: &Scenario, cx: Cx<'_>) -> anyhow::Result<()> {
         Kind::BillIdCard => invoice(&mut c, world).await,
     };
     // The card goes back to its owner, whatever happened.
-    world.id_reader.with(|r| r.remove());
+    super::card_taken_back(&world.id_reader).await;
     papers(world).await;
     outcome
 }

@@ -103,7 +103,7 @@ pub(super) async fn run(s: &Scenario, cx: Cx<'_>) -> anyhow::Result<()> {
         Kind::Replace => replace(&mut c, world).await,
         Kind::Reregister => reregister(&mut c, world).await,
     };
-    world.id_reader.with(|r| r.remove());
+    super::card_taken_back(&world.id_reader).await;
     outcome
 }
 
