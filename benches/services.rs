@@ -24,9 +24,9 @@ use boss_protocol::{
 };
 use telekiosk::flow::bills::{self, BillsFlow};
 use telekiosk::flow::devices::{CardAnswer, CardCmd, LivePhoto};
+use telekiosk::flow::plan::{self, PlanChangeFlow};
 use telekiosk::flow::sim_order::{self, SimFlow};
 use telekiosk::flow::{AcceptorCmd, IdDocument};
-use telekiosk::flow::plan::{self, PlanChangeFlow};
 use telekiosk::flow::{
     Effect, Flow, Input, JournalOp, OpError, PaperLevel, PrintResult, ReqId, Screen, Timeouts, Ui,
 };
@@ -230,12 +230,16 @@ fn run(journey: Journey, journal: &mut Journal) -> Outcome {
                     }),
                 }),
                 // The customer's 20 yuan note, read and stacked.
-                Effect::Acceptor(AcceptorCmd::Enable { .. }) => inputs.push(Input::Acceptor(
-                    bill_acceptor::AcceptorEvent::Escrow { fen: 2000 },
-                )),
-                Effect::Acceptor(AcceptorCmd::Stack) => inputs.push(Input::Acceptor(
-                    bill_acceptor::AcceptorEvent::Credit { fen: 2000 },
-                )),
+                Effect::Acceptor(AcceptorCmd::Enable { .. }) => {
+                    inputs.push(Input::Acceptor(bill_acceptor::AcceptorEvent::Escrow {
+                        fen: 2000,
+                    }))
+                }
+                Effect::Acceptor(AcceptorCmd::Stack) => {
+                    inputs.push(Input::Acceptor(bill_acceptor::AcceptorEvent::Credit {
+                        fen: 2000,
+                    }))
+                }
                 Effect::Operator { req, request, .. } => inputs.push(Input::Operator {
                     req,
                     result: operator(&request),
