@@ -1014,3 +1014,78 @@ fn plans_bills_and_prints_send_what_their_flows_expect() {
         assert!(k.words("length").is_some_and(|l| l.contains("96")));
     });
 }
+
+#[test]
+fn real_name_steps_send_what_their_flows_expect() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        for (name, view) in ui::gallery() {
+            ui::show_view(&k.window, &view);
+            let taps: &[(&str, Ui)] = match name {
+                "51-sim-intro" => &[("start", Ui::Confirm)],
+                "52-face-consent" => &[
+                    ("consent", Ui::Select("consent".into())),
+                    ("decline", Ui::Select("decline".into())),
+                ],
+                "54-numbers" => &[(
+                    "number 13900001137",
+                    Ui::Select("number:13900001137".into()),
+                )],
+                "55-join-plans" => &[("plan P38", Ui::Select("P38".into()))],
+                "57-sim-confirm" | "60-reregister-confirm" => {
+                    &[("yes", Ui::Confirm), ("no", Ui::Back)]
+                }
+                "61-sim-done" => &[("no thanks", Ui::Cancel)],
+                _ => &[],
+            };
+            for (label, expected) in taps {
+                k.tap(label);
+                assert_eq!(&k.next_event(), expected, "{name}: {label}");
+            }
+            if name == "58-issuing" || name == "59-take-card" {
+                assert!(
+                    !k.has_enabled("back"),
+                    "{name}: no leaving while a card is made"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn the_agreement_is_accepted_only_once_read_to_the_end() {
+    on_ui_thread(|| {
+        let mut k = kiosk_with(UiOptions {
+            orientation: Orientation::Landscape,
+            elder: true,
+            ..UiOptions::default()
+        });
+        let agreement = ui::gallery()
+            .into_iter()
+            .find(|(n, _)| *n == "56-agreement")
+            .expect("in the gallery")
+            .1;
+        ui::show_view(&k.window, &agreement);
+        assert_eq!(k.words("agreement").as_deref(), Some("unread"));
+        assert!(!k.has_enabled("accept"));
+        // Scroll to the end with the finger.
+        let area = ElementHandle::find_by_accessible_label(&k.window, "agreement")
+            .next()
+            .expect("the agreement");
+        let (p, s) = (area.absolute_position(), area.size());
+        let x = p.x + s.width / 2.0;
+        for _ in 0..20 {
+            k.window
+                .window()
+                .dispatch_event(slint::platform::WindowEvent::PointerScrolled {
+                    position: slint::LogicalPosition::new(x, p.y + s.height / 2.0),
+                    delta_x: 0.0,
+                    delta_y: -200.0,
+                });
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(50));
+        }
+        assert_eq!(k.words("agreement").as_deref(), Some("read"));
+        k.tap("accept");
+        assert_eq!(k.next_event(), Ui::Confirm);
+    });
+}

@@ -110,6 +110,7 @@ pub(super) fn go(window: &KioskWindow, page: Page) {
         Page::BillMenu => (4, "选择内容", "Choose what to see"),
         Page::Statement | Page::Records | Page::PrintPreview => (5, "查看与打印", "View and print"),
         Page::PlanDone | Page::PrintDone | Page::Refused => (6, "办理结果", "Result"),
+        Page::Sim => (app.get_step(), "", ""),
         // The busy screen says its own step (`go_at`, from src/ui/busy.rs).
         Page::Working => (app.get_step(), "请稍候", "Please wait"),
     };

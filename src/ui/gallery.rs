@@ -229,6 +229,123 @@ fn bill_screens(number: &str) -> Vec<(&'static str, View)> {
     ]
 }
 
+/// The real-name services' steps with sample data (a new SIM, then a re-registration).
+fn sim_screens() -> Vec<(&'static str, View)> {
+    use crate::flow::devices::FaceGuidance;
+    use crate::flow::screen::{IssueStep, JoinPlan, PoolNumberView, SimOutcome};
+    let numbers: Vec<PoolNumberView> = (0..12u64)
+        .map(|i| PoolNumberView {
+            msisdn: format!("1390000{:04}", 1000 + i * 137),
+            premium: i % 5 == 4,
+            min_plan_fee_fen: if i % 5 == 4 { 8_800 } else { 0 },
+        })
+        .collect();
+    let join = |id: &str, name: &str, fee: u64| JoinPlan {
+        plan: plan(id, name, fee, u32::try_from(fee / 4).unwrap_or(0), 300, 100),
+        pro_rata: false,
+        first_month_fee_fen: fee * 50,
+    };
+    vec![
+        (
+            "51-sim-intro",
+            View::Session(Screen::SimIntro {
+                service: ServiceId::NewSim,
+                fee_fen: 1_000,
+            }),
+        ),
+        (
+            "52-face-consent",
+            View::Session(Screen::FaceConsent {
+                service: ServiceId::NewSim,
+            }),
+        ),
+        (
+            "53-face-capture",
+            View::Session(Screen::FaceCapture {
+                guidance: FaceGuidance::TurnHead,
+                attempt: 2,
+                notice: Some(Notice::FacePoorQuality),
+            }),
+        ),
+        (
+            "54-numbers",
+            View::Session(Screen::Numbers {
+                numbers,
+                search: String::new(),
+                notice: None,
+            }),
+        ),
+        (
+            "55-join-plans",
+            View::Session(Screen::JoinPlans {
+                msisdn: "13900001137".into(),
+                hold_s: 540,
+                plans: vec![
+                    join("P18", "全球通18元套餐", 18),
+                    join("P38", "全球通38元套餐", 38),
+                    join("P58", "全球通58元套餐", 58),
+                    join("P88", "全球通88元套餐", 88),
+                ],
+                card_fee_fen: 1_000,
+            }),
+        ),
+        (
+            "56-agreement",
+            View::Session(Screen::Agreement {
+                version: crate::flow::sim::AGREEMENT_VERSION.into(),
+                hold_s: 480,
+            }),
+        ),
+        (
+            "57-sim-confirm",
+            View::Session(Screen::SimConfirm {
+                service: ServiceId::NewSim,
+                number: "13900001137".into(),
+                plan_name: Some("全球通38元套餐".into()),
+                card_fee_fen: 1_000,
+                first_month_fee_fen: 1_900,
+                due_fen: 2_900,
+                excess_to_balance: true,
+                hold_s: Some(420),
+            }),
+        ),
+        (
+            "58-issuing",
+            View::Session(Screen::Issuing {
+                step: IssueStep::Writing,
+                attempt: 2,
+                attempts: 3,
+            }),
+        ),
+        (
+            "59-take-card",
+            View::Session(Screen::TakeCard { seconds: 30 }),
+        ),
+        (
+            "60-reregister-confirm",
+            View::Session(Screen::ReregisterConfirm {
+                number_masked: "138****0005".into(),
+                name_masked: "王**".into(),
+                id_masked: "110101********123X".into(),
+            }),
+        ),
+        (
+            "61-sim-done",
+            View::Session(Screen::SimDone {
+                service: ServiceId::NewSim,
+                number_masked: "139****1137".into(),
+                outcome: SimOutcome::Issued {
+                    taken: true,
+                    iccid_tail: "4321".into(),
+                    operator_ref: "B20261120000789".into(),
+                },
+                reference: "K01-20261120-0013".into(),
+                receipt: ReceiptState::Printed,
+            }),
+        ),
+    ]
+}
+
 /// Every view the kiosk can show, each with a file-friendly name, in journey order.
 pub fn gallery() -> Vec<(&'static str, View)> {
     let number = "138****1234".to_string();
@@ -473,5 +590,6 @@ pub fn gallery() -> Vec<(&'static str, View)> {
     .into_iter()
     .chain(plan_screens(&number))
     .chain(bill_screens(&number))
+    .chain(sim_screens())
     .collect()
 }

@@ -29,6 +29,7 @@ mod outofservice;
 mod plans;
 mod refused;
 mod result;
+mod sim;
 mod sorry;
 mod window;
 
@@ -40,7 +41,7 @@ use std::sync::mpsc as std_mpsc;
 pub use generated::{
     AppAdapter, AuthAdapter, BillsAdapter, BusyAdapter, ConfirmAdapter, HomeAdapter, IdleAdapter,
     InsertAdapter, KeypadAdapter, KioskWindow, Msg, OutOfServiceAdapter, Page, PlansAdapter,
-    RefusedAdapter, ResultAdapter, SorryAdapter, Theme,
+    RefusedAdapter, ResultAdapter, SimAdapter, SorryAdapter, Theme,
 };
 use slint::ComponentHandle;
 use tokio::sync::mpsc;
@@ -232,6 +233,7 @@ pub fn attach(window: &KioskWindow, events: mpsc::Sender<UiEvent>, options: &UiO
     plans::connect(window, &sink);
     refused::connect(window, &sink);
     bills::connect(window, &sink);
+    sim::connect(window, &sink);
 }
 
 /// Sets orientation, language and elder mode.
@@ -590,8 +592,12 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
             bills::show_done(window, what, *printed, *pages, reference);
             Page::PrintDone
         }
+        // The real-name services' steps (they set their own step).
         other => {
-            // Interim: the SIM and real-name screens (issue 11) are described in words.
+            if sim::show(window, other) {
+                return;
+            }
+            // A screen without a view of its own yet is described in words.
             let text = crate::runtime::screen::describe(&ScreenUpdate::Show(other.clone()));
             busy::show_text(window, &text);
             Page::Processing

@@ -17,7 +17,7 @@ fn money(fen: u64) -> String {
 }
 
 /// Data as people say it: 500MB, 30GB, 1.5GB.
-fn data(mb: u64) -> String {
+pub(super) fn data(mb: u64) -> String {
     if mb >= 1024 {
         if mb.is_multiple_of(1024) {
             format!("{}GB", mb / 1024)
