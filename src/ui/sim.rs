@@ -37,6 +37,8 @@ struct Step {
     figure: String,
     notice: Option<Notice>,
     choices: Vec<SimChoice>,
+    /// The choices carry lines of detail: fewer across.
+    wide_choices: bool,
     answers: Vec<SimChoice>,
     agreement: bool,
     busy: bool,
@@ -234,6 +236,7 @@ fn step(screen: &Screen) -> Option<Step> {
                     )
                 })
                 .collect(),
+            wide_choices: true,
             step: (4, "选号与套餐", "Number and plan"),
             ..Step::default()
         },
@@ -500,6 +503,7 @@ pub(super) fn show(window: &KioskWindow, screen: &Screen) -> bool {
         a.set_notice(msg(&zh, &en));
     }
     a.set_choices(ModelRc::new(VecModel::from(s.choices)));
+    a.set_wide_choices(s.wide_choices);
     a.set_answers(ModelRc::new(VecModel::from(s.answers)));
     a.set_agreement(s.agreement);
     a.set_agreement_read(!s.agreement);
