@@ -947,6 +947,15 @@ fn the_choice_of_proof_offers_what_the_flow_allows() {
         assert_eq!(k.next_event(), Ui::Select("password".into()));
         k.tap("back");
         assert_eq!(k.next_event(), Ui::Back);
+        // The session ends: the next customer's ID card screen shows no number of this one.
+        k.apply(ScreenUpdate::End);
+        k.apply(ScreenUpdate::Show(Screen::PlaceIdCard { notice: None }));
+        assert_eq!(
+            k.window.global::<ui::AuthAdapter>().get_number(),
+            "",
+            "the masked number is forgotten with the session"
+        );
+        assert!(!k.has("number"));
     });
 }
 

@@ -145,6 +145,12 @@ pub(super) fn show_sms_code(
     set_notice(window, notice);
 }
 
+/// Forgets the session's number too (the session ended).
+pub(super) fn forget(window: &KioskWindow) {
+    reset(window);
+    window.global::<AuthAdapter>().set_number("".into());
+}
+
 pub(super) fn show_id_card(window: &KioskWindow, notice: Option<&Notice>) {
     set_notice(window, notice);
 }

@@ -269,7 +269,7 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
             app.set_help_pending(false);
             app.set_money_in(false);
             keypad::reset(window);
-            auth::reset(window);
+            auth::forget(window);
             let home = app::take_return_home(window);
             if app.get_page() == Page::Sorry {
                 // Leave the explanation up until the customer has read it.
