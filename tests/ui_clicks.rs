@@ -83,6 +83,13 @@ impl Kiosk {
             .is_some()
     }
 
+    /// Whether the one button with this label can be tapped now.
+    fn has_enabled(&self, label: &str) -> bool {
+        ElementHandle::find_by_accessible_label(&self.window, label)
+            .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+            .any(|e| e.accessible_enabled() != Some(false))
+    }
+
     fn page(&self) -> Page {
         self.window.global::<AppAdapter>().get_page()
     }
@@ -840,4 +847,254 @@ fn every_screen_fits_in_every_look() {
     }
     let problems = problems.lock().expect("the list");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_password_is_typed_on_shuffled_keys_shown_as_dots_and_sent_as_a_secret() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        let layout = [7, 2, 9, 0, 4, 1, 8, 5, 3, 6];
+        k.apply(ScreenUpdate::Show(Screen::Password {
+            number_masked: "138****1234".into(),
+            layout,
+            notice: None,
+        }));
+        assert_eq!(k.page(), Page::Password);
+        // The keys carry the shuffled digits, in reading order.
+        let first_row: Vec<f32> = ["7", "2", "9"].iter().map(|d| k.rect(d).0).collect();
+        assert!(first_row[0] < first_row[1] && first_row[1] < first_row[2]);
+        assert!(k.rect("0").1 < k.rect("6").1, "0 above 6 in this shuffle");
+        assert!(!k.has_enabled("confirm password"), "six digits first");
+        for d in ["1", "2", "3", "4", "5", "6"] {
+            k.tap(d);
+            assert!(k.next_touch());
+        }
+        k.tap("delete");
+        k.tap("6");
+        // Shown as dots: nothing on the screen says the digits.
+        assert_eq!(k.words("typed").as_deref(), Some("6/6"));
+        assert!(
+            i_slint_backend_testing::ElementQuery::from_root(&k.window)
+                .find_all()
+                .iter()
+                .all(|e| !e
+                    .accessible_description()
+                    .is_some_and(|d| d.contains("123456"))),
+            "the password is never on screen"
+        );
+        k.tap("confirm password");
+        match k.next_event() {
+            Ui::Secret(s) => assert_eq!(s.expose(), "123456"),
+            other => panic!("{other:?}"),
+        }
+        // A wrong password: a fresh entry, on a fresh shuffle, with the reason.
+        k.apply(ScreenUpdate::Show(Screen::Password {
+            number_masked: "138****1234".into(),
+            layout: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            notice: Some(Notice::WrongPassword {
+                tries_left: Some(2),
+            }),
+        }));
+        assert_eq!(k.words("typed").as_deref(), Some("0/6"));
+        assert!(k.words("notice").is_some_and(|n| n.contains('2')));
+    });
+}
+
+#[test]
+fn the_sms_code_can_be_sent_again_only_when_the_countdown_is_over() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        k.apply(ScreenUpdate::Show(Screen::SmsCode {
+            number_masked: "138****1234".into(),
+            resend_in_s: 3,
+            notice: None,
+        }));
+        assert_eq!(k.page(), Page::SmsCode);
+        assert!(!k.has_enabled("send again"));
+        // The countdown runs on the screen's own clock, a second at a time.
+        for _ in 0..32 {
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(100));
+        }
+        assert!(k.has_enabled("send again"));
+        k.tap("send again");
+        assert_eq!(k.next_event(), Ui::Select("resend".into()));
+        for d in "987654".chars() {
+            k.tap(&d.to_string());
+        }
+        k.tap("confirm code");
+        match k.next_event() {
+            Ui::Secret(s) => assert_eq!(s.expose(), "987654"),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn the_choice_of_proof_offers_what_the_flow_allows() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        k.apply(ScreenUpdate::Show(Screen::AuthChoose {
+            service: ServiceId::PlanChange,
+            number_masked: "138****1234".into(),
+            sms: false,
+            id_card: true,
+            sms_alone: false,
+        }));
+        assert!(!k.has("sms code"));
+        k.tap("id card");
+        assert_eq!(k.next_event(), Ui::Select("id_card".into()));
+        k.tap("password");
+        assert_eq!(k.next_event(), Ui::Select("password".into()));
+        k.tap("back");
+        assert_eq!(k.next_event(), Ui::Back);
+        // The session ends: the next customer's ID card screen shows no number of this one.
+        k.apply(ScreenUpdate::End);
+        k.apply(ScreenUpdate::Show(Screen::PlaceIdCard { notice: None }));
+        assert_eq!(
+            k.window.global::<ui::AuthAdapter>().get_number(),
+            "",
+            "the masked number is forgotten with the session"
+        );
+        assert!(!k.has("number"));
+    });
+}
+
+#[test]
+fn arrears_offer_a_top_up_and_ok_goes_home() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        k.apply(ScreenUpdate::Show(Screen::Refused {
+            service: ServiceId::PlanChange,
+            notice: Notice::Arrears { fen: 2_350 },
+            offer: Some(ServiceId::TopUp),
+        }));
+        assert_eq!(k.page(), Page::Refused);
+        assert!(k.words("reason").is_some_and(|r| r.contains("¥23.50")));
+        k.tap("offer");
+        assert_eq!(k.next_event(), Ui::Select("topup".into()));
+        k.tap("ok");
+        assert_eq!(k.next_event(), Ui::Cancel);
+    });
+}
+
+#[test]
+fn plans_bills_and_prints_send_what_their_flows_expect() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        for (name, view) in ui::gallery() {
+            ui::show_view(&k.window, &view);
+            let taps: &[(&str, Ui)] = match name {
+                "31-plans" => &[("choose P88", Ui::Select("P88".into())), ("back", Ui::Back)],
+                "32-plan-confirm" => &[("yes", Ui::Confirm), ("no", Ui::Back)],
+                "41-bill-menu" => &[
+                    ("month 2026-08", Ui::Select("month:2026-08".into())),
+                    ("bill", Ui::Select("bill".into())),
+                    ("call records", Ui::Select("records:call".into())),
+                    ("data records", Ui::Select("records:data".into())),
+                    ("invoice", Ui::Select("invoice".into())),
+                ],
+                "43-bill" => &[("print", Ui::Select("print".into()))],
+                "44-records" => &[
+                    ("next page", Ui::Select("next".into())),
+                    ("previous page", Ui::Select("prev".into())),
+                    ("print", Ui::Select("print".into())),
+                ],
+                "46-print-preview" => &[("print now", Ui::Confirm), ("back", Ui::Back)],
+                "49-print-stopped" => &[
+                    ("resume", Ui::Select("resume".into())),
+                    ("menu", Ui::Select("menu".into())),
+                    ("done", Ui::Cancel),
+                ],
+                _ => &[],
+            };
+            for (label, expected) in taps {
+                k.tap(label);
+                assert_eq!(&k.next_event(), expected, "{name}: {label}");
+            }
+        }
+        // Paper too low for a long print: it cannot be started.
+        let paper_low = ui::gallery()
+            .into_iter()
+            .find(|(n, _)| *n == "47-print-preview-paper-low")
+            .expect("in the gallery")
+            .1;
+        ui::show_view(&k.window, &paper_low);
+        assert!(!k.has_enabled("print now"));
+        assert!(k.words("length").is_some_and(|l| l.contains("96")));
+    });
+}
+
+#[test]
+fn real_name_steps_send_what_their_flows_expect() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        for (name, view) in ui::gallery() {
+            ui::show_view(&k.window, &view);
+            let taps: &[(&str, Ui)] = match name {
+                "51-sim-intro" => &[("start", Ui::Confirm)],
+                "52-face-consent" => &[
+                    ("consent", Ui::Select("consent".into())),
+                    ("decline", Ui::Select("decline".into())),
+                ],
+                "54-numbers" => &[(
+                    "number 13900001137",
+                    Ui::Select("number:13900001137".into()),
+                )],
+                "55-join-plans" => &[("plan P38", Ui::Select("P38".into()))],
+                "57-sim-confirm" | "60-reregister-confirm" => {
+                    &[("yes", Ui::Confirm), ("no", Ui::Back)]
+                }
+                "61-sim-done" => &[("no thanks", Ui::Cancel)],
+                _ => &[],
+            };
+            for (label, expected) in taps {
+                k.tap(label);
+                assert_eq!(&k.next_event(), expected, "{name}: {label}");
+            }
+            if name == "58-issuing" || name == "59-take-card" {
+                assert!(
+                    !k.has_enabled("back"),
+                    "{name}: no leaving while a card is made"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn the_agreement_is_accepted_only_once_read_to_the_end() {
+    on_ui_thread(|| {
+        let mut k = kiosk_with(UiOptions {
+            orientation: Orientation::Landscape,
+            elder: true,
+            ..UiOptions::default()
+        });
+        let agreement = ui::gallery()
+            .into_iter()
+            .find(|(n, _)| *n == "56-agreement")
+            .expect("in the gallery")
+            .1;
+        ui::show_view(&k.window, &agreement);
+        assert_eq!(k.words("agreement").as_deref(), Some("unread"));
+        assert!(!k.has_enabled("accept"));
+        // Scroll to the end with the finger.
+        let area = ElementHandle::find_by_accessible_label(&k.window, "agreement")
+            .next()
+            .expect("the agreement");
+        let (p, s) = (area.absolute_position(), area.size());
+        let x = p.x + s.width / 2.0;
+        for _ in 0..20 {
+            k.window
+                .window()
+                .dispatch_event(slint::platform::WindowEvent::PointerScrolled {
+                    position: slint::LogicalPosition::new(x, p.y + s.height / 2.0),
+                    delta_x: 0.0,
+                    delta_y: -200.0,
+                });
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(50));
+        }
+        assert_eq!(k.words("agreement").as_deref(), Some("read"));
+        k.tap("accept");
+        assert_eq!(k.next_event(), Ui::Confirm);
+    });
 }

@@ -8,6 +8,18 @@ use super::{KioskWindow, Sink, Ui, UiEvent, msg};
 /// Steps of the top-up journey, shown as "step n of m".
 const STEPS: i32 = 5;
 
+/// Steps of the journeys that prove who the customer is (plan change, bills): service,
+/// number, proof, choice, confirmation or viewing, result.
+pub(super) const AUTH_STEPS: i32 = 6;
+
+/// How many steps the journey of `service` has.
+pub(super) fn steps_of(service: crate::flow::ServiceId) -> i32 {
+    match service {
+        crate::flow::ServiceId::TopUp => STEPS,
+        _ => AUTH_STEPS,
+    }
+}
+
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
     let app = window.global::<AppAdapter>();
     app.set_steps(STEPS);
@@ -90,7 +102,24 @@ pub(super) fn go(window: &KioskWindow, page: Page) {
         Page::Confirm => (3, "确认号码", "Check the number"),
         Page::Insert => (4, "放入纸币", "Insert notes"),
         Page::Processing | Page::Result | Page::Sorry => (5, "办理结果", "Result"),
+        Page::AuthChoose | Page::Password | Page::SmsCode | Page::PlaceIdCard => {
+            (3, "验证身份", "Prove it is you")
+        }
+        Page::Plans => (4, "选择套餐", "Choose a plan"),
+        Page::PlanConfirm => (5, "确认办理", "Confirm"),
+        Page::BillMenu => (4, "选择内容", "Choose what to see"),
+        Page::Statement | Page::Records | Page::PrintPreview => (5, "查看与打印", "View and print"),
+        Page::PlanDone | Page::PrintDone | Page::Refused => (6, "办理结果", "Result"),
+        Page::Sim => (app.get_step(), "", ""),
+        // The busy screen says its own step (`go_at`, from src/ui/busy.rs).
+        Page::Working => (app.get_step(), "请稍候", "Please wait"),
     };
+    go_at(window, page, step, zh, en);
+}
+
+/// Shows a page at the given step of the journey.
+pub(super) fn go_at(window: &KioskWindow, page: Page, step: i32, zh: &str, en: &str) {
+    let app = window.global::<AppAdapter>();
     if page == Page::Idle {
         // The next customer starts in the kiosk's own language and type size.
         let theme = window.global::<Theme>();
@@ -109,7 +138,7 @@ pub(super) fn go(window: &KioskWindow, page: Page) {
     app.set_step_name(msg(zh, en));
     // No going back once money may be in; the insert screen decides for itself.
     if page != Page::Insert {
-        app.set_can_back(!matches!(page, Page::Processing));
+        app.set_can_back(!matches!(page, Page::Processing | Page::Working));
     }
     app.set_page(page);
 }

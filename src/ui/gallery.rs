@@ -1,7 +1,10 @@
 //! Every screen with sample data: for the screenshot test, the benchmark and the demo.
 
 use super::{Availability, KioskStatus, Problem, ServiceState, View, default_services};
-use crate::flow::screen::{CashPurpose, CashView, ReceiptState, TypedNumber};
+use crate::flow::screen::{
+    CashPurpose, CashView, PlanOption, PlanOutcome, PlanView, PrintWhat, ReceiptState, RecordRow,
+    TypedNumber, Working,
+};
 use crate::flow::topup::{AccountStatus, Outcome, Subscriber};
 use crate::flow::{Notice, Screen, ServiceId};
 
@@ -24,6 +27,323 @@ pub fn sample_insert(
         can_finish: total_fen > 0,
         busy: false,
     })
+}
+
+fn plan(id: &str, name: &str, fee_yuan: u64, gb: u32, min: u32, sms: u32) -> PlanView {
+    PlanView {
+        id: id.into(),
+        name: name.into(),
+        monthly_fee_fen: fee_yuan * 100,
+        data_mb: gb * 1024,
+        voice_min: min,
+        sms,
+        features: if fee_yuan >= 88 {
+            vec!["来电显示".into(), "5G优享".into()]
+        } else {
+            vec!["来电显示".into()]
+        },
+    }
+}
+
+/// The plan change screens with sample data: the plans (current P58), the confirmation of
+/// P88, the result.
+fn plan_screens(number: &str) -> Vec<(&'static str, View)> {
+    let current = plan("P58", "全球通58元套餐", 58, 10, 300, 100);
+    let options: Vec<PlanOption> = [
+        plan("P38", "全球通38元套餐", 38, 5, 200, 50),
+        plan("P88", "全球通88元套餐", 88, 20, 500, 100),
+        plan("P128", "全球通128元套餐", 128, 40, 800, 200),
+    ]
+    .iter()
+    .map(|p| PlanOption::compare(&current, p))
+    .collect();
+    vec![
+        (
+            "31-plans",
+            View::Session(Screen::Plans {
+                number_masked: number.into(),
+                current: current.clone(),
+                pending: None,
+                options: options.clone(),
+            }),
+        ),
+        (
+            "32-plan-confirm",
+            View::Session(Screen::PlanConfirm {
+                number_masked: number.into(),
+                change: options[1].clone(),
+                current: current.clone(),
+                effective_month: "2026-12".into(),
+            }),
+        ),
+        (
+            "33-plan-done",
+            View::Session(Screen::PlanDone {
+                number_masked: number.into(),
+                from: current.name.clone(),
+                to: options[1].plan.name.clone(),
+                effective_month: "2026-12".into(),
+                outcome: PlanOutcome::Changed {
+                    operator_ref: "B20261120000456".into(),
+                },
+                reference: "K01-20261120-0011".into(),
+                receipt: ReceiptState::Printed,
+            }),
+        ),
+        (
+            "34-refused-arrears",
+            View::Session(Screen::Refused {
+                service: ServiceId::PlanChange,
+                notice: Notice::Arrears { fen: 2_350 },
+                offer: Some(ServiceId::TopUp),
+            }),
+        ),
+        (
+            "35-refused-frozen",
+            View::Session(Screen::Refused {
+                service: ServiceId::PlanChange,
+                notice: Notice::FrozenPeriod,
+                offer: None,
+            }),
+        ),
+    ]
+}
+
+/// The bill screens with sample data.
+fn bill_screens(number: &str) -> Vec<(&'static str, View)> {
+    let months: Vec<String> = (5..=10).rev().map(|m| format!("2026-{m:02}")).collect();
+    let rows: Vec<RecordRow> = (0..10)
+        .map(|i| RecordRow {
+            at: format!("10-{:02} {:02}:{:02}", 3 + i, 8 + i, (i * 7) % 60),
+            kind: "call".into(),
+            outgoing: i % 3 != 0,
+            counterpart_masked: format!("13{}****{:04}", 5 + i % 5, 1234 + i * 111),
+            duration_s: 35 + 47 * i,
+            volume_kb: 0,
+            location: "北京".into(),
+            fee_fen: i64::from(i % 4) * 15,
+        })
+        .collect();
+    let records = PrintWhat::Records {
+        month: "2026-10".into(),
+        kind: "call".into(),
+    };
+    vec![
+        (
+            "41-bill-menu",
+            View::Session(Screen::BillMenu {
+                number_masked: number.into(),
+                months: months.clone(),
+                month: months[0].clone(),
+                notice: None,
+            }),
+        ),
+        (
+            "42-bill-menu-nothing",
+            View::Session(Screen::BillMenu {
+                number_masked: number.into(),
+                months: months.clone(),
+                month: months[5].clone(),
+                notice: Some(Notice::NothingForMonth),
+            }),
+        ),
+        (
+            "43-bill",
+            View::Session(Screen::Bill {
+                month: "2026-10".into(),
+                plan_name: "全球通58元套餐".into(),
+                items: vec![
+                    ("套餐月费".into(), 5_800),
+                    ("套餐外语音通话费".into(), 360),
+                    ("套餐外上网费".into(), 500),
+                    ("增值业务费".into(), 300),
+                ],
+                total_fen: 6_960,
+                paid_fen: 6_960,
+                due_fen: 0,
+            }),
+        ),
+        (
+            "44-records",
+            View::Session(Screen::Records {
+                month: "2026-10".into(),
+                kind: "call".into(),
+                page: 2,
+                pages: 10,
+                total: 95,
+                rows,
+            }),
+        ),
+        (
+            "45-invoice",
+            View::Session(Screen::Invoice {
+                month: "2026-10".into(),
+                invoice_no: "26110000000012345678".into(),
+                payer_masked: "王**".into(),
+                items: vec![
+                    ("*电信服务*基础电信服务".into(), 6_000),
+                    ("*电信服务*增值电信服务".into(), 960),
+                ],
+                total_fen: 6_960,
+                tax_fen: 598,
+            }),
+        ),
+        (
+            "46-print-preview",
+            View::Session(Screen::PrintPreview {
+                what: records.clone(),
+                pages: 3,
+                length_cm: 96,
+                can_print: true,
+                notice: None,
+            }),
+        ),
+        (
+            "47-print-preview-paper-low",
+            View::Session(Screen::PrintPreview {
+                what: records.clone(),
+                pages: 3,
+                length_cm: 96,
+                can_print: false,
+                notice: Some(Notice::PaperLowForLongPrint { pages: 3 }),
+            }),
+        ),
+        (
+            "48-print-done",
+            View::Session(Screen::PrintDone {
+                what: records.clone(),
+                printed: 3,
+                pages: 3,
+                reference: "K01-20261120-0012".into(),
+            }),
+        ),
+        (
+            "49-print-stopped",
+            View::Session(Screen::PrintDone {
+                what: records,
+                printed: 1,
+                pages: 3,
+                reference: "K01-20261120-0012".into(),
+            }),
+        ),
+    ]
+}
+
+/// The real-name services' steps with sample data (a new SIM, then a re-registration).
+fn sim_screens() -> Vec<(&'static str, View)> {
+    use crate::flow::devices::FaceGuidance;
+    use crate::flow::screen::{IssueStep, JoinPlan, PoolNumberView, SimOutcome};
+    let numbers: Vec<PoolNumberView> = (0..12u64)
+        .map(|i| PoolNumberView {
+            msisdn: format!("1390000{:04}", 1000 + i * 137),
+            premium: i % 5 == 4,
+            min_plan_fee_fen: if i % 5 == 4 { 8_800 } else { 0 },
+        })
+        .collect();
+    let join = |id: &str, name: &str, fee: u64| JoinPlan {
+        plan: plan(id, name, fee, u32::try_from(fee / 4).unwrap_or(0), 300, 100),
+        pro_rata: false,
+        first_month_fee_fen: fee * 50,
+    };
+    vec![
+        (
+            "51-sim-intro",
+            View::Session(Screen::SimIntro {
+                service: ServiceId::NewSim,
+                fee_fen: 1_000,
+            }),
+        ),
+        (
+            "52-face-consent",
+            View::Session(Screen::FaceConsent {
+                service: ServiceId::NewSim,
+            }),
+        ),
+        (
+            "53-face-capture",
+            View::Session(Screen::FaceCapture {
+                guidance: FaceGuidance::TurnHead,
+                attempt: 2,
+                notice: Some(Notice::FacePoorQuality),
+            }),
+        ),
+        (
+            "54-numbers",
+            View::Session(Screen::Numbers {
+                numbers,
+                search: String::new(),
+                notice: None,
+            }),
+        ),
+        (
+            "55-join-plans",
+            View::Session(Screen::JoinPlans {
+                msisdn: "13900001137".into(),
+                hold_s: 540,
+                plans: vec![
+                    join("P18", "全球通18元套餐", 18),
+                    join("P38", "全球通38元套餐", 38),
+                    join("P58", "全球通58元套餐", 58),
+                    join("P88", "全球通88元套餐", 88),
+                ],
+                card_fee_fen: 1_000,
+            }),
+        ),
+        (
+            "56-agreement",
+            View::Session(Screen::Agreement {
+                version: crate::flow::sim::AGREEMENT_VERSION.into(),
+                hold_s: 480,
+            }),
+        ),
+        (
+            "57-sim-confirm",
+            View::Session(Screen::SimConfirm {
+                service: ServiceId::NewSim,
+                number: "13900001137".into(),
+                plan_name: Some("全球通38元套餐".into()),
+                card_fee_fen: 1_000,
+                first_month_fee_fen: 1_900,
+                due_fen: 2_900,
+                excess_to_balance: true,
+                hold_s: Some(420),
+            }),
+        ),
+        (
+            "58-issuing",
+            View::Session(Screen::Issuing {
+                step: IssueStep::Writing,
+                attempt: 2,
+                attempts: 3,
+            }),
+        ),
+        (
+            "59-take-card",
+            View::Session(Screen::TakeCard { seconds: 30 }),
+        ),
+        (
+            "60-reregister-confirm",
+            View::Session(Screen::ReregisterConfirm {
+                number_masked: "138****0005".into(),
+                name_masked: "王**".into(),
+                id_masked: "110101********123X".into(),
+            }),
+        ),
+        (
+            "61-sim-done",
+            View::Session(Screen::SimDone {
+                service: ServiceId::NewSim,
+                number_masked: "139****1137".into(),
+                outcome: SimOutcome::Issued {
+                    taken: true,
+                    iccid_tail: "4321".into(),
+                    operator_ref: "B20261120000789".into(),
+                },
+                reference: "K01-20261120-0013".into(),
+                receipt: ReceiptState::Printed,
+            }),
+        ),
+    ]
 }
 
 /// Every view the kiosk can show, each with a file-friendly name, in journey order.
@@ -226,5 +546,50 @@ pub fn gallery() -> Vec<(&'static str, View)> {
             }),
         ),
         ("25-starting", View::OutOfService(KioskStatus::Starting)),
+        (
+            "26-auth-choose",
+            View::Session(Screen::AuthChoose {
+                service: ServiceId::BillPrint,
+                number_masked: number.clone(),
+                sms: true,
+                id_card: true,
+                sms_alone: false,
+            }),
+        ),
+        (
+            "27-password",
+            View::Session(Screen::Password {
+                number_masked: number.clone(),
+                layout: [7, 2, 9, 0, 4, 1, 8, 5, 3, 6],
+                notice: Some(Notice::WrongPassword {
+                    tries_left: Some(2),
+                }),
+            }),
+        ),
+        (
+            "28-sms-code",
+            View::Session(Screen::SmsCode {
+                number_masked: number.clone(),
+                resend_in_s: 42,
+                notice: None,
+            }),
+        ),
+        (
+            "29-place-id-card",
+            View::Session(Screen::PlaceIdCard {
+                notice: Some(Notice::NoCard),
+            }),
+        ),
+        (
+            "30-working",
+            View::Session(Screen::Working {
+                what: Working::Printing { page: 2, pages: 3 },
+            }),
+        ),
     ]
+    .into_iter()
+    .chain(plan_screens(&number))
+    .chain(bill_screens(&number))
+    .chain(sim_screens())
+    .collect()
 }

@@ -13,7 +13,7 @@ use super::{Availability, KioskWindow, ServiceId, ServiceState, Sink, UiEvent, a
 /// How long the reason of a greyed tile stays over the screen.
 const TOAST_TIME: Duration = Duration::from_secs(6);
 
-fn words(service: ServiceId) -> (&'static str, &'static str, &'static str) {
+pub(super) fn words(service: ServiceId) -> (&'static str, &'static str, &'static str) {
     match service {
         ServiceId::TopUp => ("话费充值", "Top up", "充"),
         ServiceId::PlanChange => ("套餐变更", "Change plan", "套"),

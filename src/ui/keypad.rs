@@ -3,7 +3,7 @@
 use slint::ComponentHandle;
 
 use super::generated::KeypadAdapter;
-use super::{KioskWindow, Sink, Ui, msg, sorry};
+use super::{KioskWindow, ServiceId, Sink, Ui, msg, sorry};
 use crate::flow::Notice;
 
 /// Digits of a mainland mobile number.
@@ -49,7 +49,22 @@ pub(super) fn reset(window: &KioskWindow) {
 
 /// Shows the keypad; with a notice, the digits the customer typed come back so they can be
 /// checked and corrected.
-pub(super) fn show(window: &KioskWindow, notice: Option<&Notice>, typed: &str) {
+pub(super) fn show(window: &KioskWindow, service: ServiceId, notice: Option<&Notice>, typed: &str) {
+    window.global::<KeypadAdapter>().set_title(match service {
+        ServiceId::TopUp => msg(
+            "请输入要充值的手机号码",
+            "Enter the mobile number to top up",
+        ),
+        ServiceId::PlanChange => msg(
+            "请输入要变更套餐的手机号码",
+            "Enter the mobile number whose plan to change",
+        ),
+        ServiceId::BillPrint => msg(
+            "请输入要查询账单的手机号码",
+            "Enter the mobile number of the bill",
+        ),
+        _ => msg("请输入手机号码", "Enter the mobile number"),
+    });
     if notice.is_some() || !typed.is_empty() {
         set_digits(window, typed);
     }

@@ -15,6 +15,8 @@
 //! [`display_available`].
 
 mod app;
+mod auth;
+mod bills;
 mod busy;
 mod confirm;
 mod gallery;
@@ -24,7 +26,10 @@ mod idle;
 mod insert;
 mod keypad;
 mod outofservice;
+mod plans;
+mod refused;
 mod result;
+mod sim;
 mod sorry;
 mod window;
 
@@ -34,8 +39,9 @@ use telekiosk_ui as generated;
 use std::sync::mpsc as std_mpsc;
 
 pub use generated::{
-    AppAdapter, BusyAdapter, ConfirmAdapter, HomeAdapter, IdleAdapter, InsertAdapter,
-    KeypadAdapter, KioskWindow, Msg, OutOfServiceAdapter, Page, ResultAdapter, SorryAdapter, Theme,
+    AppAdapter, AuthAdapter, BillsAdapter, BusyAdapter, ConfirmAdapter, HomeAdapter, IdleAdapter,
+    InsertAdapter, KeypadAdapter, KioskWindow, Msg, OutOfServiceAdapter, Page, PlansAdapter,
+    RefusedAdapter, ResultAdapter, SimAdapter, SorryAdapter, Theme,
 };
 use slint::ComponentHandle;
 use tokio::sync::mpsc;
@@ -223,6 +229,11 @@ pub fn attach(window: &KioskWindow, events: mpsc::Sender<UiEvent>, options: &UiO
     result::connect(window, &sink);
     sorry::connect(window, &sink);
     outofservice::connect(window, &sink);
+    auth::connect(window, &sink);
+    plans::connect(window, &sink);
+    refused::connect(window, &sink);
+    bills::connect(window, &sink);
+    sim::connect(window, &sink);
 }
 
 /// Sets orientation, language and elder mode.
@@ -258,6 +269,7 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
             app.set_help_pending(false);
             app.set_money_in(false);
             keypad::reset(window);
+            auth::forget(window);
             let home = app::take_return_home(window);
             if app.get_page() == Page::Sorry {
                 // Leave the explanation up until the customer has read it.
@@ -348,9 +360,19 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
     if let Some(money) = money_in(screen) {
         window.global::<AppAdapter>().set_money_in(money);
     }
+    if is_authenticated_service(screen) {
+        window.global::<AppAdapter>().set_steps(app::AUTH_STEPS);
+    }
     let page = match screen {
-        Screen::EnterNumber { notice, typed, .. } => {
-            keypad::show(window, notice.as_ref(), typed.digits());
+        Screen::EnterNumber {
+            service,
+            notice,
+            typed,
+        } => {
+            window
+                .global::<AppAdapter>()
+                .set_steps(app::steps_of(*service));
+            keypad::show(window, *service, notice.as_ref(), typed.digits());
             Page::Keypad
         }
         Screen::LookingUp { number_masked } => {
@@ -399,14 +421,209 @@ fn show_screen(window: &KioskWindow, screen: &Screen) {
             sorry::show(window, notice, reference.as_deref());
             Page::Sorry
         }
+        Screen::AuthChoose {
+            service,
+            number_masked,
+            sms,
+            id_card,
+            sms_alone,
+        } => {
+            window
+                .global::<AppAdapter>()
+                .set_steps(app::steps_of(*service));
+            auth::show_choice(window, *service, number_masked, *sms, *id_card, *sms_alone);
+            Page::AuthChoose
+        }
+        Screen::Password {
+            number_masked,
+            layout,
+            notice,
+        } => {
+            auth::show_password(window, number_masked, layout, notice.as_ref());
+            Page::Password
+        }
+        Screen::SmsCode {
+            number_masked,
+            resend_in_s,
+            notice,
+        } => {
+            auth::show_sms_code(window, number_masked, *resend_in_s, notice.as_ref());
+            Page::SmsCode
+        }
+        Screen::PlaceIdCard { notice } => {
+            auth::show_id_card(window, notice.as_ref());
+            Page::PlaceIdCard
+        }
+        Screen::Working { what } => {
+            // The busy screen goes to the step of what it waits for.
+            busy::show_working(window, *what);
+            return;
+        }
+        Screen::Plans {
+            number_masked,
+            current,
+            pending,
+            options,
+        } => {
+            plans::show_plans(window, number_masked, current, pending.as_ref(), options);
+            Page::Plans
+        }
+        Screen::PlanConfirm {
+            number_masked,
+            change,
+            current,
+            effective_month,
+        } => {
+            plans::show_confirm(window, number_masked, change, current, effective_month);
+            Page::PlanConfirm
+        }
+        Screen::PlanDone {
+            number_masked,
+            from,
+            to,
+            effective_month,
+            outcome,
+            reference,
+            receipt,
+        } => {
+            plans::show_done(
+                window,
+                &plans::Done {
+                    number_masked,
+                    from,
+                    to,
+                    effective_month,
+                    outcome,
+                    reference,
+                    receipt,
+                },
+            );
+            Page::PlanDone
+        }
+        Screen::Refused {
+            service,
+            notice,
+            offer,
+        } => {
+            window
+                .global::<AppAdapter>()
+                .set_steps(app::steps_of(*service));
+            refused::show(window, *service, notice, *offer);
+            Page::Refused
+        }
+        Screen::BillMenu {
+            number_masked,
+            months,
+            month,
+            notice,
+        } => {
+            bills::show_menu(window, number_masked, months, month, notice.as_ref());
+            Page::BillMenu
+        }
+        Screen::Bill {
+            month,
+            plan_name,
+            items,
+            total_fen,
+            paid_fen,
+            due_fen,
+        } => {
+            bills::show_bill(
+                window,
+                month,
+                plan_name,
+                items,
+                (*total_fen, *paid_fen, *due_fen),
+            );
+            Page::Statement
+        }
+        Screen::Invoice {
+            month,
+            invoice_no,
+            payer_masked,
+            items,
+            total_fen,
+            tax_fen,
+        } => {
+            bills::show_invoice(
+                window,
+                month,
+                invoice_no,
+                payer_masked,
+                items,
+                (*total_fen, *tax_fen),
+            );
+            Page::Statement
+        }
+        Screen::Records {
+            month,
+            kind,
+            page,
+            pages,
+            total,
+            rows,
+        } => {
+            bills::show_records(window, month, kind, (*page, *pages, *total), rows);
+            Page::Records
+        }
+        Screen::PrintPreview {
+            what,
+            pages,
+            length_cm,
+            can_print,
+            notice,
+        } => {
+            bills::show_preview(
+                window,
+                what,
+                *pages,
+                *length_cm,
+                *can_print,
+                notice.as_ref(),
+            );
+            Page::PrintPreview
+        }
+        Screen::PrintDone {
+            what,
+            printed,
+            pages,
+            reference,
+        } => {
+            bills::show_done(window, what, *printed, *pages, reference);
+            Page::PrintDone
+        }
+        // The real-name services' steps (they set their own step).
         other => {
-            // Interim: the authenticated services' own screens come with the UI work.
+            if sim::show(window, other) {
+                return;
+            }
+            // A screen without a view of its own yet is described in words.
             let text = crate::runtime::screen::describe(&ScreenUpdate::Show(other.clone()));
             busy::show_text(window, &text);
             Page::Processing
         }
     };
     app::go(window, page);
+}
+
+/// Whether the screen belongs to a journey that proves who the customer is (plan change,
+/// bills): its steps are counted on that journey.
+fn is_authenticated_service(screen: &Screen) -> bool {
+    matches!(
+        screen,
+        Screen::Password { .. }
+            | Screen::SmsCode { .. }
+            | Screen::PlaceIdCard { .. }
+            | Screen::Plans { .. }
+            | Screen::PlanConfirm { .. }
+            | Screen::PlanDone { .. }
+            | Screen::BillMenu { .. }
+            | Screen::Bill { .. }
+            | Screen::Records { .. }
+            | Screen::Invoice { .. }
+            | Screen::PrintPreview { .. }
+            | Screen::PrintDone { .. }
+    )
 }
 
 /// Whether money of the session is in the kiosk on this screen (`None`: the screen does
@@ -425,6 +642,12 @@ fn money_in(screen: &Screen) -> Option<bool> {
         } => Some(*amount_fen > 0 || jammed.is_some()),
         _ => Some(false),
     }
+}
+
+/// A service's name (Chinese, English), as on its home tile.
+pub(crate) fn service_words(service: ServiceId) -> (&'static str, &'static str) {
+    let (zh, en, _) = home::words(service);
+    (zh, en)
 }
 
 /// Words for the customer in both languages.

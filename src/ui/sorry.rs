@@ -261,7 +261,7 @@ pub fn notice_words(notice: &Notice) -> (String, String) {
 }
 
 /// What the customer should do after a notice that ended the service.
-fn what_to_do(notice: &Notice, has_reference: bool) -> (&'static str, &'static str) {
+pub(super) fn what_to_do(notice: &Notice, has_reference: bool) -> (&'static str, &'static str) {
     match notice {
         Notice::ServiceUnavailable => (
             "请稍后再试，或到营业厅柜台办理。",
