@@ -52,7 +52,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         s(
             "new-sim",
-            "李长青 opens a new number: ID card, consent, live photo with a head turn, a number from the pool, a plan, the agreement, card fee + first month paid in notes (the rest to the balance), a written SIM taken from the gate, receipt printed",
+            "李** (the reader's long-term card) opens a new number: ID card, consent, live photo with a head turn, a number from the pool, a plan, the agreement, card fee + first month paid in notes (the rest to the balance), a written SIM taken from the gate, receipt printed",
             Kind::NewSim,
         ),
         s(
@@ -67,12 +67,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         ),
         s(
             "replace-sim",
-            "王小明 replaces the SIM of 138****0000: his ID card and face, the exact ¥10 fee, the new card written and taken, the old one stops working",
+            "王** replaces the SIM of 138****0000: his ID card and face, the exact ¥10 fee, the new card written and taken, the old one stops working",
             Kind::Replace,
         ),
         s(
             "reregister",
-            "139****0005 has no name registered: an SMS code to the number, then 李长青's ID card and face register it",
+            "139****0005 has no name registered: an SMS code to the number, then 李**'s ID card and face register it",
             Kind::Reregister,
         ),
     ]
