@@ -43,6 +43,15 @@ fn main() {
         .unwrap_or(200);
     let dir = tempfile::tempdir().expect("temp dir");
     let mut journal = Journal::open(dir.path().join("journal.sqlite"), "K0001").expect("journal");
+    // The technician's restock before the new SIMs: one blank card per round.
+    journal
+        .card_movement(
+            telekiosk::journal::CardMovement::Restock(u32::try_from(rounds).expect("rounds")),
+            None,
+            Some("bench"),
+            0,
+        )
+        .expect("restock");
     println!(
         "authenticated services, as a customer goes through them ({rounds} rounds each, journal on disk, WAL + synchronous=FULL)"
     );
