@@ -20,6 +20,12 @@ use telekiosk::runtime::kiosk::Note;
 use telekiosk::runtime::screen::{Availability, KioskStatus, ScreenUpdate, UiEvent};
 
 const PATIENCE: Duration = Duration::from_secs(40);
+
+/// The unplug test counts on the kernel telling the kiosk at once that the acceptor's
+/// pseudo-terminal is gone; with the other kiosks of this file starting and stopping
+/// beside it, that answer was once not seen within `PATIENCE`. It runs alone; the
+/// others share.
+static ALONE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 const NUMBER: &str = "13800000000";
 
 fn config(dir: &Path, w: &World) -> KioskConfig {
@@ -194,6 +200,7 @@ async fn stop(k: DemoKiosk) -> telekiosk::runtime::journal::JournalHandle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_pushed_mid_session_waits_for_the_customer_and_an_unlock_reopens() {
+    let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
     let mut k = DemoKiosk::start(&config(dir.path(), &w), demo_options()).unwrap();
@@ -229,6 +236,7 @@ async fn a_lock_pushed_mid_session_waits_for_the_customer_and_an_unlock_reopens(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundles_unsigned_forged_or_replayed_are_refused_and_the_kiosk_keeps_its_settings() {
+    let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
     let mut k = DemoKiosk::start(&config(dir.path(), &w), demo_options()).unwrap();
@@ -338,6 +346,7 @@ async fn bundles_unsigned_forged_or_replayed_are_refused_and_the_kiosk_keeps_its
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_the_lock_and_the_configuration() {
+    let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
     let cfg = config(dir.path(), &w);
@@ -450,6 +459,7 @@ impl PluggedAcceptor {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bill_acceptor_unplugged_and_plugged_back_is_found_again() {
+    let _alone = ALONE.write().await;
     if std::env::var_os("DEBUG_UNPLUG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("info,bill_acceptor=debug")
@@ -493,6 +503,7 @@ async fn a_bill_acceptor_unplugged_and_plugged_back_is_found_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_note_stacked_as_the_acceptor_loses_power_is_credited_once_it_says_so() {
+    let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
     let mut k = DemoKiosk::start(&config(dir.path(), &w), demo_options()).unwrap();
@@ -527,6 +538,7 @@ async fn a_note_stacked_as_the_acceptor_loses_power_is_credited_once_it_says_so(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_mid_payment_finishes_the_customer_and_exits_cleanly() {
+    let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
     let mut k = DemoKiosk::start(&config(dir.path(), &w), demo_options()).unwrap();
@@ -560,6 +572,7 @@ async fn stopping_mid_payment_finishes_the_customer_and_exits_cleanly() {
 /// state: device health, cash box, screen, versions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settled_top_ups_are_uploaded_and_heartbeats_carry_real_health() {
+    let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
     let mut k = DemoKiosk::start(&config(dir.path(), &w), demo_options()).unwrap();
