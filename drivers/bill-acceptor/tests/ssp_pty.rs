@@ -623,3 +623,37 @@ async fn device_is_dead_after_20_tries() {
     assert_eq!(wire.len(), 20 * sync.len());
     assert!(wire.chunks(sync.len()).all(|c| c == sync));
 }
+
+/// Unplugged while a command waits for its answer: the master side of the line closes and
+/// every read of the port returns end of file at once. The driver must still count its
+/// resends and give up — once it spun on those reads forever, and the kiosk never saw the
+/// acceptor go.
+#[tokio::test]
+async fn a_line_that_closes_under_a_command_is_not_waited_on_forever() {
+    let pty = devio::Pty::new(Protocol::Ssp.line_settings()).unwrap();
+    let config = SspConfig {
+        link: LinkConfig {
+            retry_interval: Duration::from_millis(50),
+            ..LinkConfig::default()
+        },
+        ..SspConfig::default()
+    };
+    let mut ssp = Ssp::open(pty.path(), config).unwrap();
+    let (mut device, guard) = pty.into_parts();
+    let unplug = tokio::spawn(async move {
+        // The SYNC reaches the device; then the plug is pulled before it answers.
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 64];
+        let _ = device.read(&mut buf).await;
+        drop(device);
+        drop(guard);
+    });
+    let result = tokio::time::timeout(Duration::from_secs(10), ssp.connect())
+        .await
+        .expect("the driver gives up on a closed line instead of waiting forever");
+    assert!(
+        matches!(result, Err(Error::Io(_) | Error::NoAnswer { .. })),
+        "{result:?}"
+    );
+    unplug.await.unwrap();
+}

@@ -143,8 +143,12 @@ impl<T: devio::Transport> Ssp<T> {
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
             match tokio::time::timeout_at(deadline.into(), self.io.read(&mut self.read_buf)).await {
                 Ok(Ok(0)) => {
-                    // End of stream on a tty means nothing to read right now; do not spin.
+                    // End of stream on a tty means nothing to read right now (or a line
+                    // whose other end has gone: a pulled plug reads as end of file at
+                    // once, forever). Do not spin, and keep the resend clock running so
+                    // a dead line still ends in a resend that fails or in "no answer".
                     tokio::time::sleep(Duration::from_millis(20)).await;
+                    self.link.handle_timeout(Instant::now());
                 }
                 Ok(Ok(n)) => {
                     let bytes = self.read_buf.get(..n).unwrap_or(&[]).to_vec();
