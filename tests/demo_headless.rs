@@ -41,6 +41,15 @@ fn every_scenario_ends_as_expected_with_ssp() {
         "bill",
         "records",
         "bill-id-card",
+        "new-sim",
+        "new-sim-minor",
+        "new-sim-expired",
+        "new-sim-limit",
+        "new-sim-blacklisted",
+        "new-sim-face-mismatch",
+        "new-sim-declines",
+        "replace-sim",
+        "reregister",
     ] {
         assert!(
             text.contains(&format!("=== {scenario}: as expected")),

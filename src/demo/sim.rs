@@ -14,6 +14,7 @@ use super::customer::Customer;
 use super::customer::Observed;
 use super::services::pay;
 use super::{DemoKiosk, KIOSK_ID, ScreenRecorder, World};
+use crate::flow::parts::identity::FACE_ATTEMPTS;
 use crate::flow::screen::{Notice, ReceiptState, SimOutcome};
 use crate::flow::{Screen, ServiceId, Ui, mask_phone, yuan};
 use crate::journal::{CardStage, TxnState};
@@ -21,8 +22,6 @@ use crate::journal::{CardStage, TxnState};
 /// 李长青: the reader's long-term card (`resident_long_term`), a clean applicant at the
 /// operator (no numbers yet).
 const APPLICANT_CARD: &str = "resident_long_term";
-/// 孙小童: the reader's card of a minor (`resident_minor`).
-const MINOR_CARD: &str = "resident_minor";
 /// 王小明's number and card: the owner replaces his SIM.
 const OWNER: &str = "13800000000";
 const OWNER_CARD: &str = "resident";
@@ -33,10 +32,49 @@ const UNREGISTERED: &str = "13900000005";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     NewSim,
-    Minor,
+    /// An applicant refused on their card or face.
+    Refused(Refusal),
     Declines,
     Replace,
     Reregister,
+}
+
+/// Why an applicant for a new number is refused, and who decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// 孙小童, 14: under 16, refused by the kiosk itself.
+    Minor,
+    /// 张*'s card ran out in 2024: refused by the kiosk itself.
+    Expired,
+    /// 孙建华 holds five numbers already (一证五号): refused by the operator.
+    Limit,
+    /// 罗刚 is on the operator's blacklist.
+    Blacklisted,
+    /// 黄海燕's card in someone else's hands: the operator's face comparison fails three times.
+    FaceMismatch,
+}
+
+impl Refusal {
+    /// The ID-reader simulator's card (docs/technician.md, docs/boss-sim.md).
+    fn card(self) -> &'static str {
+        match self {
+            Refusal::Minor => "resident_minor",
+            Refusal::Expired => "resident_expired",
+            Refusal::Limit => "applicant_limit",
+            Refusal::Blacklisted => "applicant_blacklisted",
+            Refusal::FaceMismatch => "applicant_lent",
+        }
+    }
+
+    fn expected(self, notice: &Notice) -> bool {
+        match self {
+            Refusal::Minor => *notice == Notice::UnderAge,
+            Refusal::Expired => *notice == Notice::IdExpired,
+            Refusal::Limit => matches!(notice, Notice::IdLimitReached { .. }),
+            Refusal::Blacklisted => *notice == Notice::Blacklisted,
+            Refusal::FaceMismatch => *notice == Notice::FaceMismatch,
+        }
+    }
 }
 
 /// A scripted customer of a real-name service.
@@ -58,7 +96,27 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         s(
             "new-sim-minor",
             "a 14-year-old's ID card: refused on the kiosk (under 16) before the operator is asked",
-            Kind::Minor,
+            Kind::Refused(Refusal::Minor),
+        ),
+        s(
+            "new-sim-expired",
+            "an ID card that ran out: refused on the kiosk before the operator is asked",
+            Kind::Refused(Refusal::Expired),
+        ),
+        s(
+            "new-sim-limit",
+            "孙** already holds five numbers (一证五号): the operator refuses before the camera starts",
+            Kind::Refused(Refusal::Limit),
+        ),
+        s(
+            "new-sim-blacklisted",
+            "罗*'s ID is on the operator's blacklist: refused with the way forward (the counter)",
+            Kind::Refused(Refusal::Blacklisted),
+        ),
+        s(
+            "new-sim-face-mismatch",
+            "黄**'s card in someone else's hands: the face comparison fails three times, then the counter",
+            Kind::Refused(Refusal::FaceMismatch),
         ),
         s(
             "new-sim-declines",
@@ -98,7 +156,7 @@ pub(super) async fn run(s: &Scenario, cx: Cx<'_>) -> anyhow::Result<()> {
     let mut c = Customer::new(kiosk, state, recorder, s.name);
     let outcome = match s.kind {
         Kind::NewSim => new_sim(&mut c, world).await,
-        Kind::Minor => refused_on_card(&mut c, world).await,
+        Kind::Refused(r) => refused(&mut c, world, r).await,
         Kind::Declines => declines(&mut c, world).await,
         Kind::Replace => replace(&mut c, world).await,
         Kind::Reregister => reregister(&mut c, world).await,
@@ -437,22 +495,40 @@ pub(super) async fn new_sim_on(
     Ok(())
 }
 
-async fn refused_on_card(c: &mut Customer<'_>, w: &World) -> anyhow::Result<()> {
+async fn refused(c: &mut Customer<'_>, w: &World, why: Refusal) -> anyhow::Result<()> {
     c.begin(ServiceId::NewSim, "新开户 (new number)").await?;
     c.until("what the service needs", |s| {
         Ok(matches!(s, Screen::SimIntro { .. }).then_some(()))
     })
     .await?;
     c.tap("goes on", Ui::Confirm).await?;
-    place(c, &w.id_reader, MINOR_CARD).await?;
+    place(c, &w.id_reader, why.card()).await?;
+    if why == Refusal::FaceMismatch {
+        face(c).await?;
+    }
+    let mut photos = 0;
     let notice = c
         .until("the answer", |s| match s {
             Screen::Refused { notice, .. } => Ok(Some(notice.clone())),
-            Screen::FaceConsent { .. } => bail!("a minor was let through"),
+            Screen::FaceConsent { .. } if why != Refusal::FaceMismatch => {
+                bail!("let through to the camera")
+            }
+            Screen::FaceCapture { attempt, .. } => {
+                photos = photos.max(*attempt);
+                Ok(None)
+            }
+            Screen::Numbers { .. } => bail!("let through to the numbers"),
             _ => Ok(None),
         })
         .await?;
-    ensure!(notice == Notice::UnderAge, "refused with {notice:?}");
+    ensure!(why.expected(&notice), "refused with {notice:?}");
+    if why == Refusal::FaceMismatch {
+        ensure!(
+            photos == FACE_ATTEMPTS,
+            "{photos} live photos before the counter"
+        );
+        println!("  [operator] {photos} face comparisons, each `no_match`");
+    }
     c.tap("takes the card back and leaves", Ui::Confirm).await?;
     let txn = c.session_ends().await?;
     ensure!(txn.is_none(), "a transaction was opened: {txn:?}");

@@ -1277,13 +1277,17 @@ impl Service {
     }
 
     /// Face comparison (人证比对). The simulator has no face engine: a live photo under
-    /// 1 KiB or an empty chip photo is `poor_quality`; a live photo containing the ASCII
-    /// marker `NOMATCH` scores 300 (`no_match`, for demos and tests); any other pair scores
+    /// 1 KiB or an empty chip photo is `poor_quality`; a live photo or a chip photo containing
+    /// the ASCII marker `NOMATCH` scores 300 (`no_match`, for demos and tests: the ID-reader
+    /// simulator's `applicant_lent` card carries it); any other pair scores
     /// deterministically between 850 and 989 for the ID number (`match`).
     fn face_compare(&self, kiosk: &str, q: &FaceCompare) -> Reply {
         let (score, verdict) = if q.live_photo.0.len() < 1024 || q.id_photo.0.is_empty() {
             (0, FaceVerdict::PoorQuality)
-        } else if q.live_photo.0.windows(7).any(|w| w == b"NOMATCH") {
+        } else if [&q.live_photo.0, &q.id_photo.0]
+            .iter()
+            .any(|p| p.windows(7).any(|w| w == b"NOMATCH"))
+        {
             (300, FaceVerdict::NoMatch)
         } else {
             let s = 850 + u16::try_from(fnv(q.id_number.as_str()) % 140).unwrap_or(0);

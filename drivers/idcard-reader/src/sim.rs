@@ -45,6 +45,18 @@ pub const BUILTIN_FIXTURES: &[(&str, &str)] = &[
         include_str!("../fixtures/resident_bad_check_digit.json"),
     ),
     (
+        "applicant_limit",
+        include_str!("../fixtures/applicant_limit.json"),
+    ),
+    (
+        "applicant_blacklisted",
+        include_str!("../fixtures/applicant_blacklisted.json"),
+    ),
+    (
+        "applicant_lent",
+        include_str!("../fixtures/applicant_lent.json"),
+    ),
+    (
         "hmt_residence",
         include_str!("../fixtures/hmt_residence.json"),
     ),
@@ -79,6 +91,10 @@ pub struct Fixture {
     /// Newest address page (`30 03`), if any.
     #[serde(default)]
     pub new_address: Option<String>,
+    /// ASCII written at the start of the synthetic photo: a marker the operator simulator
+    /// reads (`NOMATCH`: the face on the chip is not the person before the camera).
+    #[serde(default)]
+    pub photo_marker: Option<String>,
 }
 
 /// Text fields of a fixture; which ones are required depends on the card type.
@@ -288,6 +304,11 @@ impl SimCard {
         })?;
         let mut photo = [0u8; PHOTO_LEN];
         synthetic_bytes(&fixture.name, b'P', &mut photo);
+        if let Some(marker) = &fixture.photo_marker {
+            for (p, m) in photo.iter_mut().zip(marker.bytes()) {
+                *p = m;
+            }
+        }
         let fingerprint = fixture.fingerprint.then(|| {
             let mut fp = [0u8; FINGERPRINT_LEN];
             synthetic_bytes(&fixture.name, b'F', &mut fp);
