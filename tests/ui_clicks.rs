@@ -1098,3 +1098,104 @@ fn the_agreement_is_accepted_only_once_read_to_the_end() {
         assert_eq!(k.next_event(), Ui::Confirm);
     });
 }
+
+#[test]
+fn the_live_photo_shows_the_camera_and_forgets_it_after() {
+    use telekiosk::flow::devices::FaceGuidance;
+    use telekiosk::runtime::screen::Preview;
+    use telekiosk::ui::SimAdapter;
+    on_ui_thread(|| {
+        let k = kiosk();
+        let capture = |guidance| {
+            ScreenUpdate::Show(Screen::FaceCapture {
+                guidance,
+                attempt: 1,
+                notice: None,
+            })
+        };
+        k.apply(capture(FaceGuidance::LookAtCamera));
+        assert_eq!(k.words("camera").as_deref(), Some("waiting"));
+        // Two pixels, red and blue (the face part mirrors them already).
+        k.apply(ScreenUpdate::CameraPreview(Preview {
+            width: 2,
+            height: 1,
+            rgb: vec![255, 0, 0, 0, 0, 255],
+        }));
+        assert_eq!(k.words("camera").as_deref(), Some("live"));
+        let shown = k
+            .window
+            .global::<SimAdapter>()
+            .get_preview()
+            .to_rgb8()
+            .expect("an RGB picture");
+        let px = shown.as_slice();
+        assert_eq!(
+            (px[0], px[1]),
+            (
+                slint::Rgb8Pixel::new(255, 0, 0),
+                slint::Rgb8Pixel::new(0, 0, 255)
+            ),
+            "shown as it came"
+        );
+        // A frame that is not the size it says is dropped, the last picture stays.
+        k.apply(ScreenUpdate::CameraPreview(Preview {
+            width: 3,
+            height: 3,
+            rgb: vec![0; 5],
+        }));
+        assert_eq!(
+            k.window.global::<SimAdapter>().get_preview().size().width,
+            2
+        );
+        // New advice keeps the picture; the next step forgets it.
+        k.apply(capture(FaceGuidance::TurnHead));
+        assert_eq!(k.words("camera").as_deref(), Some("live"));
+        k.apply(ScreenUpdate::Show(Screen::Working {
+            what: telekiosk::flow::screen::Working::ComparingFace,
+        }));
+        assert!(!k.has("camera"), "the camera box left with its screen");
+        let a = k.window.global::<SimAdapter>();
+        assert!(!a.get_has_preview());
+        assert_eq!(a.get_preview().size().width, 0, "the picture is dropped");
+        // A stray frame after the photo is not shown anywhere.
+        k.apply(ScreenUpdate::CameraPreview(ui::sample_camera_picture()));
+        assert!(!k.window.global::<SimAdapter>().get_has_preview());
+    });
+}
+
+#[test]
+fn numbers_are_searched_by_up_to_four_digits_on_a_pad() {
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        let numbers = ui::gallery()
+            .into_iter()
+            .find(|(n, _)| *n == "54-numbers")
+            .expect("in the gallery")
+            .1;
+        ui::show_view(&k.window, &numbers);
+        assert!(k.has("number 13900001137"));
+        k.tap("search by digits");
+        assert!(!k.has("number 13900001137"), "the pad covers the grid");
+        for d in ["1", "8", "8", "6"] {
+            k.tap(&format!("digit {d}"));
+        }
+        assert_eq!(k.words("search digits").as_deref(), Some("1886"));
+        assert!(!k.has_enabled("digit 9"), "four digits at most");
+        k.tap("clear digits");
+        assert_eq!(k.words("search digits").as_deref(), Some(""));
+        k.tap("digit 8");
+        k.tap("digit 8");
+        k.tap("search");
+        assert_eq!(k.next_event(), Ui::Select("search:88".into()));
+        // Closing the pad without searching keeps what was shown.
+        k.tap("search by digits");
+        k.tap("digit 6");
+        k.tap("close search");
+        assert!(k.has("number 13900001137"));
+        k.tap("search by digits");
+        assert_eq!(k.words("search digits").as_deref(), Some(""));
+        // The pad empty: the search shows every number again.
+        k.tap("search");
+        assert_eq!(k.next_event(), Ui::Select("search:".into()));
+    });
+}

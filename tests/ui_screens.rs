@@ -44,6 +44,8 @@ fn render_every_screen(orientation: Orientation, elder_language: Language) {
         (orientation, elder_language, true),
     ];
 
+    // The live-photo screen shows the camera's picture.
+    ui::set_camera_picture(Some(ui::sample_camera_picture()));
     let mut count = 0;
     for (name, view) in ui::gallery() {
         for &(orientation, language, elder) in &looks {

@@ -72,6 +72,7 @@ impl ScreenRecorder {
         let name = match &update {
             ScreenUpdate::Show(s) => s.name().replace('_', "-"),
             ScreenUpdate::IdleWarning { .. } => "idle-warning".into(),
+            ScreenUpdate::CameraPreview(_) => "face-capture-camera".into(),
             _ => "idle".into(),
         };
         let path = self.path(scenario, &name);

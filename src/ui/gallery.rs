@@ -8,6 +8,17 @@ use crate::flow::screen::{
 use crate::flow::topup::{AccountStatus, Outcome, Subscriber};
 use crate::flow::{Notice, Screen, ServiceId};
 
+/// A camera picture for the live-photo screen's sample: the camera simulator's portrait
+/// (synthetic, committed with the camera crate).
+pub fn sample_camera_picture() -> crate::runtime::screen::Preview {
+    let portrait = camera::sim::scene::portrait();
+    crate::runtime::screen::Preview {
+        width: portrait.width(),
+        height: portrait.height(),
+        rgb: portrait.into_raw(),
+    }
+}
+
 /// The note screen of a top-up of `number_masked` with `total_fen` in.
 pub fn sample_insert(
     number_masked: &str,
@@ -273,6 +284,14 @@ fn sim_screens() -> Vec<(&'static str, View)> {
                 numbers,
                 search: String::new(),
                 notice: None,
+            }),
+        ),
+        (
+            "54-numbers-searched",
+            View::Session(Screen::Numbers {
+                numbers: Vec::new(),
+                search: "8888".into(),
+                notice: Some(Notice::NoNumbersFound),
             }),
         ),
         (

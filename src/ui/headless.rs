@@ -25,6 +25,15 @@ thread_local! {
     /// The session screen [`render_png`] showed last: an idle warning is drawn over it, as
     /// on the real screen.
     static SHOWN: RefCell<Option<crate::flow::Screen>> = const { RefCell::new(None) };
+    /// The camera's last picture, drawn into the live-photo screen (see [`set_camera_picture`]).
+    static CAMERA: RefCell<Option<crate::runtime::screen::Preview>> = const { RefCell::new(None) };
+}
+
+/// The camera picture this thread draws into the live-photo screen from now on (`None`:
+/// the screen as it is before the camera's first picture). [`render_png`] keeps it up to
+/// date from the runtime's updates; pictures of the gallery set a sample.
+pub fn set_camera_picture(picture: Option<crate::runtime::screen::Preview>) {
+    CAMERA.with(|c| *c.borrow_mut() = picture);
 }
 
 struct Headless {
@@ -66,6 +75,9 @@ pub fn render_png(
 ) -> Result<Vec<u8>, UiError> {
     let view = match update {
         ScreenUpdate::Show(screen) => {
+            if !matches!(screen, crate::flow::Screen::FaceCapture { .. }) {
+                set_camera_picture(None);
+            }
             SHOWN.with(|s| *s.borrow_mut() = Some(screen.clone()));
             View::Session(screen.clone())
         }
@@ -84,6 +96,7 @@ pub fn render_png(
             money_fen: *money_fen,
         },
         ScreenUpdate::End => {
+            set_camera_picture(None);
             SHOWN.with(|s| *s.borrow_mut() = None);
             View::Idle
         }
@@ -91,7 +104,11 @@ pub fn render_png(
         ScreenUpdate::Status(s) => View::OutOfService(s.clone()),
         ScreenUpdate::Services(_) | ScreenUpdate::Branding(_) => View::Home,
         // The camera's picture belongs to the screen being shown.
-        ScreenUpdate::CameraPreview(_) => match SHOWN.with(|s| s.borrow().clone()) {
+        ScreenUpdate::CameraPreview(p) => match SHOWN.with(|s| s.borrow().clone()) {
+            Some(screen) if matches!(screen, crate::flow::Screen::FaceCapture { .. }) => {
+                set_camera_picture(Some(p.clone()));
+                View::Session(screen)
+            }
             Some(screen) => View::Session(screen),
             None => View::Idle,
         },
@@ -127,6 +144,13 @@ pub fn render_view_pixels(
     })?;
     set_look(&ui, orientation, language, elder);
     show_view(&ui, view);
+    if let View::Session(crate::flow::Screen::FaceCapture { .. }) = view {
+        CAMERA.with(|c| {
+            if let Some(p) = c.borrow().as_ref() {
+                super::sim::set_preview(&ui, p);
+            }
+        });
+    }
     let (width, height) = orientation.size();
     window.set_size(PhysicalSize::new(width, height));
     ui.show()?;

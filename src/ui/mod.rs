@@ -50,8 +50,8 @@ pub use crate::flow::{Screen, ServiceId, Ui};
 pub use crate::runtime::screen::{
     Availability, Branding, KioskStatus, Problem, ScreenUpdate, ServiceState, UiEvent,
 };
-pub use gallery::{gallery, sample_insert};
-pub use headless::{render_png, render_view_pixels, render_view_png};
+pub use gallery::{gallery, sample_camera_picture, sample_insert};
+pub use headless::{render_png, render_view_pixels, render_view_png, set_camera_picture};
 pub use home::unavailable_words;
 pub use keypad::{grouped_digits, masked_echo};
 pub use sorry::notice_words;
@@ -270,6 +270,7 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
             app.set_money_in(false);
             keypad::reset(window);
             auth::forget(window);
+            sim::forget_preview(window);
             let home = app::take_return_home(window);
             if app.get_page() == Page::Sorry {
                 // Leave the explanation up until the customer has read it.
@@ -281,8 +282,8 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
         ScreenUpdate::Status(status) => apply_status(window, status),
         ScreenUpdate::Services(services) => home::set_services(window, services),
         ScreenUpdate::Branding(branding) => idle::set_branding(window, branding),
-        // Shown inside the live-photo screen's framing guide (which the face screen owns).
-        ScreenUpdate::CameraPreview(_) => {}
+        // Shown inside the live-photo screen's framing guide.
+        ScreenUpdate::CameraPreview(p) => sim::set_preview(window, p),
     }
 }
 
@@ -357,6 +358,9 @@ pub fn show_view(window: &KioskWindow, view: &View) {
 }
 
 fn show_screen(window: &KioskWindow, screen: &Screen) {
+    if !matches!(screen, Screen::FaceCapture { .. }) {
+        sim::forget_preview(window);
+    }
     if let Some(money) = money_in(screen) {
         window.global::<AppAdapter>().set_money_in(money);
     }

@@ -2,13 +2,14 @@
 //! what to know, and the customer's choices, which go back to the flow as the events it
 //! expects (`Confirm`, `Back`, `Select("consent")`, `Select("number:…")`, a plan id…).
 
-use slint::{ComponentHandle, ModelRc, VecModel};
+use slint::{ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, VecModel};
 
 use super::generated::{Page, SimAdapter, SimChoice};
 use super::{KioskWindow, Msg, Sink, Ui, app, msg, service_words, sorry};
 use crate::flow::devices::FaceGuidance;
 use crate::flow::screen::{IssueStep, ReceiptState, SimOutcome};
 use crate::flow::{Notice, Screen, yuan};
+use crate::runtime::screen::Preview;
 
 fn choice(action: &str, label: &str, text: Msg, detail: Msg) -> SimChoice {
     SimChoice {
@@ -46,6 +47,10 @@ struct Step {
     step: (i32, &'static str, &'static str),
     /// No leaving now (a card is being made or is at the gate).
     no_back: bool,
+    /// The camera's picture in a framing guide (the live photo).
+    camera: bool,
+    /// The numbers can be searched by digits; the digits of the search shown.
+    search: Option<String>,
 }
 
 fn guidance_words(g: FaceGuidance) -> Msg {
@@ -157,12 +162,23 @@ fn step(screen: &Screen) -> Option<Step> {
             )],
             notice: notice.clone(),
             step: (3, "核验身份", "Identity check"),
+            camera: true,
             ..Step::default()
         },
         Screen::Numbers {
-            numbers, notice, ..
+            numbers,
+            notice,
+            search,
         } => Step {
-            title: Some(msg("请选择您的新号码", "Choose your new number")),
+            search: Some(search.clone()),
+            title: Some(if search.is_empty() {
+                msg("请选择您的新号码", "Choose your new number")
+            } else {
+                msg(
+                    &format!("请选择您的新号码（含“{search}”）"),
+                    &format!("Choose your new number (with \"{search}\")"),
+                )
+            }),
             lines: if numbers.iter().any(|n| n.premium) {
                 vec![msg(
                     "标有“靓号”的号码需搭配月费不低于所示金额的套餐。",
@@ -508,6 +524,12 @@ pub(super) fn show(window: &KioskWindow, screen: &Screen) -> bool {
     a.set_agreement(s.agreement);
     a.set_agreement_read(!s.agreement);
     a.set_busy(s.busy);
+    a.set_camera(s.camera);
+    a.set_searchable(s.search.is_some());
+    let search = s.search.unwrap_or_default();
+    a.set_search_open(false);
+    a.set_search_typed(search.as_str().into());
+    a.set_search(search.into());
     let (n, zh, en) = s.step;
     window
         .global::<super::AppAdapter>()
@@ -517,6 +539,33 @@ pub(super) fn show(window: &KioskWindow, screen: &Screen) -> bool {
         window.global::<super::AppAdapter>().set_can_back(false);
     }
     true
+}
+
+/// Shows the camera's picture in the live-photo screen's framing guide. It comes mirrored
+/// like a looking glass from the face part (docs/face.md), as people expect to see
+/// themselves. The picture is on screen only: a frame that does not fit its size is
+/// dropped, and it is forgotten as soon as another screen shows.
+pub(super) fn set_preview(window: &KioskWindow, p: &Preview) {
+    let a = window.global::<SimAdapter>();
+    let row = usize::try_from(p.width).unwrap_or(0) * 3;
+    let rows = usize::try_from(p.height).unwrap_or(0);
+    if !a.get_camera() || row == 0 || rows == 0 || p.rgb.len() != row * rows {
+        return;
+    }
+    let buffer = SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(&p.rgb, p.width, p.height);
+    a.set_preview(Image::from_rgb8(buffer));
+    a.set_has_preview(true);
+}
+
+/// Drops the camera's last picture (the live photo is over): frames that still come are
+/// not shown.
+pub(super) fn forget_preview(window: &KioskWindow) {
+    let a = window.global::<SimAdapter>();
+    a.set_camera(false);
+    if a.get_has_preview() {
+        a.set_preview(Image::default());
+        a.set_has_preview(false);
+    }
 }
 
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
