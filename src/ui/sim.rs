@@ -480,7 +480,8 @@ fn step(screen: &Screen) -> Option<Step> {
                     ),
                     receipt_words(receipt),
                 ],
-                answers: vec![
+                // Leaving waits for the receipt (the flow finishes printing first).
+                answers: [
                     choice(
                         "done",
                         "no thanks",
@@ -493,7 +494,13 @@ fn step(screen: &Screen) -> Option<Step> {
                         msg("办理其他业务", "Something else"),
                         msg("", ""),
                     ),
-                ],
+                ]
+                .into_iter()
+                .map(|c| SimChoice {
+                    enabled: *receipt != ReceiptState::Printing,
+                    ..c
+                })
+                .collect(),
                 step: (6, "办理结果", "Result"),
                 ..Step::default()
             }
