@@ -47,7 +47,9 @@ impl Error {
 }
 
 /// Tables of the file that belong to the machine; every other table is head office's.
-pub const MACHINE_KEYS: [&str; 6] = ["kiosk", "journal", "link", "devices", "screen", "logging"];
+pub const MACHINE_KEYS: [&str; 7] = [
+    "kiosk", "journal", "link", "devices", "screen", "logging", "service",
+];
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +73,25 @@ pub struct Machine {
     pub screen: ScreenConfig,
     #[serde(default)]
     pub logging: Logging,
+    #[serde(default)]
+    pub service: ServiceConfig,
+}
+
+/// `[service]` — service mode from a terminal (`telekiosk service …`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// The local socket the running kiosk answers technicians on (owner-only; its folder
+    /// is created). The systemd unit's `RuntimeDirectory=telekiosk` provides the default's.
+    pub socket: PathBuf,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            socket: crate::runtime::service::default_socket(),
+        }
+    }
 }
 
 /// `[kiosk]`
@@ -438,6 +459,7 @@ impl Machine {
         fix(&mut self.link.cert);
         fix(&mut self.link.key);
         fix(&mut self.link.config_key);
+        fix(&mut self.service.socket);
     }
 }
 

@@ -31,9 +31,13 @@ enum Command {
     /// Start a device simulator on a pseudo-terminal and print its path.
     #[command(subcommand)]
     Sim(cli::SimCommand),
-    /// Technician diagnostics: talk to one device and report its health.
+    /// Technician diagnostics on a bench: talk to one device and report its health (on a
+    /// running kiosk use `service`).
     #[command(subcommand)]
     Diag(cli::DiagCommand),
+    /// Service mode on the running kiosk, from a terminal: status, enter/exit, cash-box
+    /// clearance, card restock, test receipt.
+    Service(cli::service::Args),
     /// The transaction journal: list, show, check invariants, export.
     Journal(cli::journal::Args),
 }
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
                 Command::Demo(args) => telekiosk::demo::run(args).await,
                 Command::Sim(cmd) => cmd.run().await,
                 Command::Diag(cmd) => cmd.run().await,
+                Command::Service(args) => cli::service::run(args).await,
                 Command::Journal(args) => cli::journal::run(args),
                 Command::Run(_) => unreachable!("handled above"),
             }

@@ -5,6 +5,7 @@
 //! Numbers are masked; the reference and the QR code let the shop find the transaction.
 
 use receipt_printer::{Receipt, WIDTH_80MM};
+use serde::Serialize;
 
 use crate::flow::Paper;
 use crate::flow::bills::{BillPaper, InvoicePaper, RecordsPaper};
@@ -749,4 +750,100 @@ mod tests {
         assert_eq!(shop_time(0), "1970-01-01 08:00:00");
         assert_eq!(shop_time(T), "2026-11-23 21:05:09");
     }
+}
+
+/// What a cash-box clearance (清机) found, for its settlement slip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClearanceSlip {
+    pub technician: String,
+    /// When the box was last cleared (the period's start), if ever.
+    pub since: Option<i64>,
+    /// (value in fen, number of notes), ascending by value, from the journal.
+    pub notes: Vec<(i64, i64)>,
+    pub total_fen: i64,
+}
+
+/// The settlement slip of a cash-box clearance (清机结算单): what the journal says the box
+/// held, by denomination, for the technician and the shop to count against.
+pub fn clearance_slip(c: &ClearanceSlip, head: &Letterhead, unix_ms: i64) -> Receipt {
+    let fen = |v: i64| paper_yuan(u64::try_from(v).unwrap_or(0));
+    let mut paper = Receipt::new(WIDTH_80MM)
+        .centre(head.shop.clone())
+        .title("清机结算单")
+        .centre("Cash-box clearance")
+        .rule()
+        .kv("终端编号", head.kiosk_id.clone())
+        .kv(
+            "统计起",
+            c.since.map_or_else(|| "本机启用".to_owned(), shop_time),
+        )
+        .kv("统计止", shop_time(unix_ms))
+        .rule();
+    if c.notes.is_empty() {
+        paper = paper.line("钱箱中没有纸币 / The box held no notes");
+    }
+    for (value, count) in &c.notes {
+        paper = paper.kv(
+            format!("{} 元 × {count} 张", value / 100),
+            fen(value * count),
+        );
+    }
+    let count: i64 = c.notes.iter().map(|(_, n)| n).sum();
+    paper
+        .rule()
+        .kv("纸币张数", format!("{count} 张"))
+        .bold(format!("金额合计  {}", fen(c.total_fen)))
+        .kv("清机人员", c.technician.clone())
+        .rule()
+        .line("请清点钱箱，实点金额应与本单一致。")
+        .line("Count the box: it must match this slip.")
+        .line("清机人员签字：")
+        .line("复核人签字：")
+        .cut()
+}
+
+/// What a card restock (放卡维护) did, for its slip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestockSlip {
+    pub technician: String,
+    pub added: u32,
+    /// Blank cards in the stacker afterwards, by the journal.
+    pub in_stock: i64,
+    /// The reject bin was emptied: the ICCIDs of the cards taken out (`None` for a card
+    /// captured before its ICCID was read).
+    pub bin: Option<Vec<Option<String>>>,
+}
+
+/// The slip of a card restock (放卡维护), with the ICCIDs of the captured cards the
+/// technician took out of the reject bin (to be returned to the operator).
+pub fn restock_slip(r: &RestockSlip, head: &Letterhead, unix_ms: i64) -> Receipt {
+    let mut paper = Receipt::new(WIDTH_80MM)
+        .centre(head.shop.clone())
+        .title("放卡维护单")
+        .centre("Card restock")
+        .rule()
+        .kv("终端编号", head.kiosk_id.clone())
+        .kv("维护时间", shop_time(unix_ms))
+        .kv("放入空白卡", format!("{} 张", r.added))
+        .kv("现有空白卡", format!("{} 张", r.in_stock))
+        .kv("维护人员", r.technician.clone())
+        .rule();
+    match &r.bin {
+        None => paper = paper.line("废卡箱未清理 / Reject bin not emptied"),
+        Some(cards) => {
+            paper = paper.kv("废卡箱取出", format!("{} 张", cards.len()));
+            for (i, iccid) in cards.iter().enumerate() {
+                paper = paper.line(format!(
+                    "{:>2}. {}",
+                    i + 1,
+                    iccid.as_deref().unwrap_or("（未读出 ICCID）")
+                ));
+            }
+            paper = paper
+                .rule()
+                .line("取出的废卡请交回营业厅，按 ICCID 核对销毁。")
+                .line("Return the captured cards to the shop.");
+        }
+    }
+    paper.line("维护人员签字：").cut()
 }

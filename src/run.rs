@@ -116,6 +116,11 @@ pub fn build(config: &KioskConfig, extras: Extras) -> Result<Built, BuildError> 
         key: "journal.path",
         reason: format!("cannot start the journal thread: {e}"),
     })?;
+    let service =
+        crate::runtime::service::bind(&m.service.socket).map_err(|e| BuildError::Key {
+            key: "service.socket",
+            reason: e.to_string(),
+        })?;
     let (client, pushes) = link(m)?;
     let verifying_key = verifying_key(m)?;
     let d = &m.devices;
@@ -144,6 +149,7 @@ pub fn build(config: &KioskConfig, extras: Extras) -> Result<Built, BuildError> 
         logs: extras.logs,
         notes: extras.notes,
         options: extras.options,
+        service: Some(service),
     });
     Ok(Built {
         kiosk,

@@ -651,3 +651,163 @@ async fn settled_top_ups_are_uploaded_and_heartbeats_carry_real_health() {
     );
     stop(k).await;
 }
+
+/// The next paper the printer simulator put out, as text.
+async fn next_paper(w: &mut World) -> String {
+    tokio::time::timeout(PATIENCE, w.printed.recv())
+        .await
+        .expect("a paper within the patience")
+        .expect("the printer simulator runs")
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_at_a_terminal_waits_for_the_customer_clears_the_box_and_restocks() {
+    use telekiosk::runtime::service::{ServiceRequest, ask};
+    let _shared = ALONE.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
+    let cfg = config(dir.path(), &w);
+    let socket = cfg.machine.service.socket.clone();
+    let mut k = DemoKiosk::start(&cfg, demo_options()).unwrap();
+    let mut seen = Seen::default();
+
+    // Nothing changes the kiosk outside service mode.
+    in_service(&mut k, &mut seen).await;
+    let r = ask(&socket, &ServiceRequest::TestReceipt).await.unwrap();
+    assert!(!r.ok && r.error.unwrap().contains("enter service mode first"));
+
+    // A customer pays; the technician asks to enter meanwhile and waits for them.
+    to_note_screen(&mut k, &mut seen).await;
+    w.bill.send(Action::Insert { fen: 2000 }).await.unwrap();
+    wait_total(&mut k, &mut seen, 2000).await;
+    let enter = tokio::spawn({
+        let socket = socket.clone();
+        async move {
+            ask(
+                &socket,
+                &ServiceRequest::Enter {
+                    technician: "T07".into(),
+                },
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!enter.is_finished(), "entered beside a customer");
+    let status = ask(&socket, &ServiceRequest::Status).await.unwrap();
+    let status = status.result.unwrap();
+    assert_eq!(status["waiting_to_enter"], "T07", "{status}");
+    assert_eq!(status["state"], "in_service");
+    w.bill.send(Action::Insert { fen: 5000 }).await.unwrap();
+    wait_total(&mut k, &mut seen, 7000).await;
+    finish(&mut k, &mut seen).await;
+    let _receipt = next_paper(&mut w).await;
+    let entered = enter.await.unwrap().unwrap();
+    assert!(entered.ok, "{entered:?}");
+    let r = entered.result.unwrap();
+    assert_eq!(r["state"], "out_of_service", "{r}");
+    assert_eq!(r["service_mode"]["technician"], "T07");
+    until(&mut k, &mut seen, "out of service for customers", |s, _| {
+        matches!(&s.status, Some(KioskStatus::OutOfService { problems })
+            if problems.iter().any(|p| p.technician.contains("service mode: technician T07")))
+    })
+    .await;
+    // A customer touching a tile now starts nothing.
+    k.ui.send(UiEvent::Start(ServiceId::TopUp)).await.unwrap();
+
+    // Clearance: refused until the technician confirms the box is empty.
+    let clear = |emptied| ServiceRequest::Clearance {
+        technician: "T07".into(),
+        emptied,
+    };
+    let r = ask(&socket, &clear(false)).await.unwrap();
+    assert!(
+        !r.ok && r.error.as_deref().unwrap().contains("¥70.00"),
+        "{r:?}"
+    );
+    let r = ask(&socket, &clear(true)).await.unwrap();
+    assert!(r.ok, "{r:?}");
+    let r = r.result.unwrap();
+    assert_eq!(r["total_fen"], 7000);
+    assert_eq!(r["slip"], "printed");
+    let slip = next_paper(&mut w).await;
+    assert!(
+        slip.contains("清机结算单") && slip.contains("70.00元") && slip.contains("T07"),
+        "{slip}"
+    );
+    let cash = k.journal.run(|j| j.cashbox()).await.unwrap().unwrap();
+    assert_eq!(cash.total_fen, 0, "the ledger starts again");
+
+    // Restock: 5 blank cards, nothing in the reject bin to take out.
+    let r = ask(
+        &socket,
+        &ServiceRequest::Restock {
+            technician: "T07".into(),
+            added: 5,
+            bin_emptied: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(r.ok, "{r:?}");
+    let r = r.result.unwrap();
+    assert_eq!(
+        (r["added"].as_u64(), r["in_stock"].as_i64()),
+        (Some(5), Some(5))
+    );
+    let slip = next_paper(&mut w).await;
+    assert!(
+        slip.contains("放卡维护单") && slip.contains("5 张"),
+        "{slip}"
+    );
+
+    // The terminal's words, from the binary a technician runs.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_telekiosk"))
+        .args(["service", "status", "--socket"])
+        .arg(&socket)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("service mode: technician T07") && text.contains("cards: 5 blank"),
+        "{text}"
+    );
+
+    // Leaving: back into service; the journal has every step with the technician.
+    let r = ask(&socket, &ServiceRequest::Exit).await.unwrap();
+    assert_eq!(r.result.unwrap()["state"], "in_service");
+    in_service(&mut k, &mut seen).await;
+    let log = k
+        .journal
+        .run(|j| j.service_entries(20))
+        .await
+        .unwrap()
+        .unwrap();
+    let actions: Vec<_> = log.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["enter_wait", "enter", "clearance", "restock", "exit"],
+        "{log:?}"
+    );
+    assert!(log.iter().all(|e| e.technician == "T07"));
+    let journal = stop(k).await;
+    let check = journal.run(|j| j.check(false)).await.unwrap().unwrap();
+    assert!(check.is_ok(), "{:?}", check.violations);
+
+    // With the kiosk gone the terminal says so, and where to turn.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_telekiosk"))
+        .args(["service", "status", "--socket"])
+        .arg(&socket)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("no kiosk is running") && text.contains("telekiosk diag"),
+        "{text}"
+    );
+}

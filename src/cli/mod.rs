@@ -7,6 +7,7 @@ pub mod dispenser;
 pub mod idcard;
 pub mod journal;
 pub mod printer;
+pub mod service;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -630,6 +630,9 @@ pub fn kiosk_config(
                 ..Default::default()
             },
             logging: config::Logging::default(),
+            service: config::ServiceConfig {
+                socket: out.join("kiosk").join("service.sock"),
+            },
         },
         settings,
     }

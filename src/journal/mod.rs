@@ -186,6 +186,16 @@ pub struct StepRecord {
     pub detail: serde_json::Value,
 }
 
+/// One thing a technician did in service mode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceEntry {
+    pub seq: i64,
+    pub at: Millis,
+    pub technician: String,
+    pub action: String,
+    pub detail: serde_json::Value,
+}
+
 /// Cash-box contents since the last clearance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CashBox {
@@ -1133,6 +1143,63 @@ impl Journal {
         tx.commit()?;
         self.commits += 1;
         Ok(before)
+    }
+
+    /// When the cash box was last cleared (清机), if ever.
+    pub fn last_clearance_at(&self) -> Result<Option<Millis>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(at) FROM clearance", [], |r| r.get(0))?)
+    }
+
+    /// The ICCIDs of the cards captured into the reject bin since it was last emptied
+    /// (a card captured before its ICCID was read has none).
+    pub fn cards_in_reject_bin(&self) -> Result<Vec<Option<String>>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT iccid FROM card WHERE stage = 'captured' AND updated_at >= \
+             (SELECT COALESCE(MAX(at), 0) FROM card_movement WHERE kind = 'bin_emptied') \
+             ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Option<String>>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Records what a technician did in service mode.
+    pub fn service_log(
+        &mut self,
+        technician: &str,
+        action: &str,
+        detail: &serde_json::Value,
+        now: Millis,
+    ) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO service_log (at, technician, action, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![now, technician, action, serde_json::to_string(detail)?],
+        )?;
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// The last `limit` entries of the service log, newest first.
+    pub fn service_entries(&self, limit: u32) -> Result<Vec<ServiceEntry>, Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, technician, action, detail FROM service_log ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok(ServiceEntry {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    technician: r.get(2)?,
+                    action: r.get(3)?,
+                    detail: serde_json::from_str(&r.get::<_, String>(4)?)
+                        .unwrap_or(serde_json::Value::Null),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// Records a card movement; `txn` is the customer transaction it belongs to, if any.

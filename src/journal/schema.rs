@@ -150,6 +150,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX card_txn ON card (txn_id);
     CREATE INDEX card_stage ON card (stage);
     ",
+    // 4: what technicians did in service mode (entering, leaving, clearances, restocks,
+    //    self-tests, refusals), each with the technician's id: append-only.
+    "
+    CREATE TABLE service_log (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         INTEGER NOT NULL,
+        technician TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        detail     TEXT NOT NULL
+    );
+    CREATE TRIGGER service_log_append_only_update BEFORE UPDATE ON service_log
+        BEGIN SELECT RAISE(ABORT, 'the service log is append-only'); END;
+    CREATE TRIGGER service_log_append_only_delete BEFORE DELETE ON service_log
+        BEGIN SELECT RAISE(ABORT, 'the service log is append-only'); END;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), Error> {

@@ -37,7 +37,7 @@ fn opens_in_wal_with_full_sync_and_current_schema() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous=FULL");
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 #[test]

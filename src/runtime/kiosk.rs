@@ -13,7 +13,7 @@ use bill_acceptor::AcceptorEvent;
 use boss_protocol::{AckOutcome, JournalEntry, JournalUpload, Push, Request, Response};
 use ed25519_dalek::VerifyingKey;
 use telekiosk_settings::Settings;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::devices::{
     BillAcceptorDevice, DeviceKind, Health, HealthState, PrinterDevice, Watched, not_fitted,
@@ -25,6 +25,7 @@ use super::recovery::{self, RecoveryReport, j};
 use super::screen::{
     Availability, Branding, KioskStatus, Problem, ScreenUpdate, ServiceState, UiEvent,
 };
+use super::service::{self, ServiceCall, ServiceReply, ServiceRequest};
 use super::{Clock, Error, crash};
 use crate::boss::client::{BossClient, PushDelivery};
 use crate::flow::screen::TypedNumber;
@@ -33,7 +34,7 @@ use crate::flow::{
     AcceptorCmd, Effect, Flow, Input, JournalOp, Paper, PaperLevel, PrintResult, ReqId, ServiceId,
     Timeouts, Ui, bills, plan, reregister, sim_order,
 };
-use crate::journal::NoteSource;
+use crate::journal::{CardMovement, NoteSource};
 use crate::logging::LogTail;
 use crate::receipts::Letterhead;
 
@@ -148,6 +149,9 @@ pub struct KioskParts {
     pub logs: LogTail,
     pub notes: Option<mpsc::UnboundedSender<Note>>,
     pub options: Options,
+    /// The service socket for technicians at a terminal (`telekiosk service …`), bound by
+    /// the composition root; `None` runs without one.
+    pub service: Option<std::os::unix::net::UnixListener>,
 }
 
 impl std::fmt::Debug for dyn Operator {
@@ -155,6 +159,9 @@ impl std::fmt::Debug for dyn Operator {
         f.write_str("Operator")
     }
 }
+
+/// The most blank cards a restock may add (a stacker holds a few hundred).
+const MAX_RESTOCK: u32 = 1000;
 
 /// What came back to the main loop from a task it started.
 #[derive(Debug)]
@@ -220,6 +227,17 @@ pub struct Kiosk {
     uploading: bool,
     cash_box_notes: u64,
     sd: Systemd,
+    /// A technician is working on the kiosk (service mode): no customers meanwhile.
+    service_mode: Option<ServiceMode>,
+    /// A technician waits for the current customer to finish before service mode starts.
+    entering: Option<(String, oneshot::Sender<ServiceReply>)>,
+}
+
+/// Who is working on the kiosk, since when.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ServiceMode {
+    technician: String,
+    since: i64,
 }
 
 impl std::fmt::Debug for Kiosk {
@@ -282,6 +300,8 @@ impl Kiosk {
             uploading: false,
             cash_box_notes: 0,
             sd: Systemd::from_env(),
+            service_mode: None,
+            entering: None,
         }
     }
 
@@ -322,6 +342,11 @@ impl Kiosk {
         });
         let mut pushes = self.p.pushes.take();
         let mut shutdown = self.p.shutdown.clone();
+        let mut service_calls = self.p.service.take().map(|listener| {
+            let (tx, rx) = mpsc::channel(8);
+            tokio::spawn(service::serve(listener, tx));
+            rx
+        });
         loop {
             if let Some((epoch, input)) = self.queue.pop_front() {
                 self.feed(epoch, input).await?;
@@ -350,6 +375,7 @@ impl Kiosk {
                 Some(ev) = recv_opt(&mut bill_rx) => self.on_acceptor(ev).await?,
                 Some(a) = self.answers_rx.recv() => self.on_answer(a).await?,
                 Some(push) = recv_opt(&mut pushes) => self.on_push(push).await?,
+                Some(call) = recv_opt(&mut service_calls) => self.on_service(call).await?,
                 _ = tick.tick() => {
                     self.sd.watchdog();
                     if let Some(s) = &self.session {
@@ -588,6 +614,23 @@ impl Kiosk {
         if self.stopping {
             return (KioskStatus::Stopping, services);
         }
+        if let Some(m) = &self.service_mode {
+            return (
+                KioskStatus::OutOfService {
+                    problems: vec![Problem {
+                        customer_zh: "设备维护中，请稍候或到柜台办理".into(),
+                        customer_en: "The kiosk is being serviced; please wait or use the counter"
+                            .into(),
+                        technician: format!(
+                            "service mode: technician {} since {}",
+                            m.technician,
+                            crate::receipts::shop_time(m.since)
+                        ),
+                    }],
+                },
+                services,
+            );
+        }
         if let Some(lock) = &self.lock {
             return (
                 KioskStatus::Locked {
@@ -725,7 +768,11 @@ impl Kiosk {
         service: ServiceId,
         number: Option<TypedNumber>,
     ) -> Result<(), Error> {
-        if self.session.is_some() || self.stopping {
+        if self.session.is_some()
+            || self.stopping
+            || self.service_mode.is_some()
+            || self.entering.is_some()
+        {
             return Ok(());
         }
         self.refresh_status().await;
@@ -895,7 +942,15 @@ impl Kiosk {
         self.refresh_status().await;
         if let Some((service, number)) = s.handoff {
             tracing::info!(?service, "the customer goes on to another service");
+            // The customer is still at the screen: a technician waiting goes after them.
+            let entering = self.entering.take();
             Box::pin(self.start_session_with(service, Some(number))).await?;
+            self.entering = entering;
+        }
+        if self.session.is_none()
+            && let Some((technician, reply)) = self.entering.take()
+        {
+            self.enter_service(technician, reply).await?;
         }
         Ok(())
     }
@@ -1343,6 +1398,346 @@ impl Kiosk {
         }
         self.cash_box_notes = self.count_cash_box().await?;
         Ok(())
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Service mode (a technician at a terminal: `telekiosk service …`).
+
+    async fn on_service(&mut self, call: ServiceCall) -> Result<(), Error> {
+        let ServiceCall { request, reply } = call;
+        let now = self.clock.unix_ms();
+        let refuse = |reply: oneshot::Sender<ServiceReply>, why: String| {
+            tracing::info!(why, "service request refused");
+            let _ = reply.send(ServiceReply::refused(why));
+        };
+        let technician_id = |t: &str| -> Result<String, String> {
+            let t = t.trim();
+            if t.is_empty()
+                || t.chars().count() > 32
+                || !t.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(
+                    "a technician id is needed (--technician ID: letters, digits, - _ .; 32 at most)"
+                        .into(),
+                );
+            }
+            Ok(t.to_owned())
+        };
+        // Actions change the kiosk: only in service mode, never beside a customer.
+        let needs_mode = !matches!(
+            request,
+            ServiceRequest::Status | ServiceRequest::Enter { .. }
+        );
+        if needs_mode && self.service_mode.is_none() {
+            refuse(
+                reply,
+                "enter service mode first (telekiosk service enter --technician ID)".into(),
+            );
+            return Ok(());
+        }
+        match request {
+            ServiceRequest::Status => {
+                let status = self.service_status().await?;
+                let _ = reply.send(ServiceReply::ok(status));
+            }
+            ServiceRequest::Enter { technician } => {
+                let technician = match technician_id(&technician) {
+                    Ok(t) => t,
+                    Err(why) => {
+                        refuse(reply, why);
+                        return Ok(());
+                    }
+                };
+                if let Some(m) = &self.service_mode {
+                    let why = format!("already in service mode (technician {})", m.technician);
+                    refuse(reply, why);
+                } else if let Some((other, _)) = &self.entering {
+                    let why = format!("technician {other} is already waiting to enter");
+                    refuse(reply, why);
+                } else if self.stopping {
+                    refuse(reply, "the kiosk is stopping".into());
+                } else if self.session.is_some() {
+                    tracing::info!(
+                        technician,
+                        "service mode asked for: after the current customer"
+                    );
+                    let detail = serde_json::json!({"waiting_for": self.screen_name});
+                    let t = technician.clone();
+                    j!(self.p.journal, |j| j.service_log(
+                        &t,
+                        "enter_wait",
+                        &detail,
+                        now
+                    ))?;
+                    self.entering = Some((technician, reply));
+                } else {
+                    self.enter_service(technician, reply).await?;
+                }
+            }
+            ServiceRequest::Exit => {
+                let Some(m) = self.service_mode.take() else {
+                    return Ok(());
+                };
+                let detail = serde_json::json!({"minutes": (now - m.since) / 60_000});
+                let t = m.technician.clone();
+                j!(self.p.journal, |j| j.service_log(&t, "exit", &detail, now))?;
+                self.refresh_status().await;
+                tracing::info!(
+                    technician = m.technician,
+                    state = self.status.name(),
+                    "service mode ended"
+                );
+                let status = self.service_status().await?;
+                let _ = reply.send(ServiceReply::ok(status));
+            }
+            ServiceRequest::Clearance {
+                technician,
+                emptied,
+            } => {
+                let technician = match technician_id(&technician) {
+                    Ok(t) => t,
+                    Err(why) => {
+                        refuse(reply, why);
+                        return Ok(());
+                    }
+                };
+                if !emptied {
+                    let cash = j!(self.p.journal, |j| j.cashbox())?;
+                    let why = format!(
+                        "empty the cash box first ({} expected by the journal), then confirm with --emptied",
+                        crate::flow::yuan(u64::try_from(cash.total_fen).unwrap_or(0))
+                    );
+                    refuse(reply, why);
+                    return Ok(());
+                }
+                let t = technician.clone();
+                let (since, before) = j!(self.p.journal, |j| {
+                    let since = j.last_clearance_at()?;
+                    let before = j.clear_cashbox(&t, now)?;
+                    let detail = serde_json::json!({
+                        "notes": before.notes,
+                        "total_fen": before.total_fen,
+                        "since": since,
+                    });
+                    j.service_log(&t, "clearance", &detail, now)?;
+                    Ok::<_, crate::journal::Error>((since, before))
+                })?;
+                tracing::info!(
+                    technician,
+                    total_fen = before.total_fen,
+                    "cash box cleared (清机)"
+                );
+                self.cash_box_notes = self.count_cash_box().await?;
+                let slip = crate::receipts::ClearanceSlip {
+                    technician,
+                    since,
+                    notes: before.notes,
+                    total_fen: before.total_fen,
+                };
+                let paper = crate::receipts::clearance_slip(&slip, &self.letterhead(), now);
+                let result = serde_json::to_value(&slip).unwrap_or_default();
+                self.print_for_technician(paper, result, reply);
+                // Head office sees the emptied box in the next heartbeat.
+                self.heartbeat().await;
+            }
+            ServiceRequest::Restock {
+                technician,
+                added,
+                bin_emptied,
+            } => {
+                let technician = match technician_id(&technician) {
+                    Ok(t) => t,
+                    Err(why) => {
+                        refuse(reply, why);
+                        return Ok(());
+                    }
+                };
+                if added == 0 && !bin_emptied {
+                    refuse(
+                        reply,
+                        "nothing to record: give the cards added (--added N) and/or --bin-emptied"
+                            .into(),
+                    );
+                    return Ok(());
+                }
+                if added > MAX_RESTOCK {
+                    refuse(
+                        reply,
+                        format!(
+                            "{added} cards is more than a stacker holds ({MAX_RESTOCK} at most)"
+                        ),
+                    );
+                    return Ok(());
+                }
+                let t = technician.clone();
+                let (stock, bin) = j!(self.p.journal, |j| {
+                    let bin = if bin_emptied {
+                        let cards = j.cards_in_reject_bin()?;
+                        j.card_movement(CardMovement::BinEmptied, None, Some(&t), now)?;
+                        Some(cards)
+                    } else {
+                        None
+                    };
+                    let stock = if added > 0 {
+                        j.card_movement(CardMovement::Restock(added), None, Some(&t), now)?
+                    } else {
+                        j.card_stock()?
+                    };
+                    let detail = serde_json::json!({
+                        "added": added,
+                        "in_stock": stock.in_stock,
+                        "bin_emptied": bin.as_ref().map(Vec::len),
+                    });
+                    j.service_log(&t, "restock", &detail, now)?;
+                    Ok::<_, crate::journal::Error>((stock, bin))
+                })?;
+                tracing::info!(
+                    technician,
+                    added,
+                    in_stock = stock.in_stock,
+                    "cards restocked (放卡维护)"
+                );
+                let slip = crate::receipts::RestockSlip {
+                    technician,
+                    added,
+                    in_stock: stock.in_stock,
+                    bin,
+                };
+                let paper = crate::receipts::restock_slip(&slip, &self.letterhead(), now);
+                let result = serde_json::to_value(&slip).unwrap_or_default();
+                self.refresh_status().await;
+                self.print_for_technician(paper, result, reply);
+                self.heartbeat().await;
+            }
+            ServiceRequest::TestReceipt => {
+                let technician = self
+                    .service_mode
+                    .as_ref()
+                    .map(|m| m.technician.clone())
+                    .unwrap_or_default();
+                let t = technician.clone();
+                j!(self.p.journal, |j| j.service_log(
+                    &t,
+                    "test_receipt",
+                    &serde_json::Value::Null,
+                    now
+                ))?;
+                let health = self.health_of(DeviceKind::ReceiptPrinter);
+                let paper = receipt_printer::Receipt::new(receipt_printer::WIDTH_80MM)
+                    .centre(self.applied.settings.receipt.shop.clone())
+                    .title("打印测试页")
+                    .centre("Test receipt")
+                    .rule()
+                    .kv("终端编号", self.p.kiosk_id.clone())
+                    .kv("时间", crate::receipts::shop_time(now))
+                    .kv("打印机", health.identity.clone().unwrap_or_default())
+                    .kv("维护人员", technician)
+                    .rule()
+                    .line("中文、English、0123456789 ¥")
+                    .qr(format!("TK1|test|{}|0", self.p.kiosk_id))
+                    .cut();
+                self.print_for_technician(
+                    paper,
+                    serde_json::json!({"printer": health.detail}),
+                    reply,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Service mode begins: customers see "being serviced" until the technician leaves.
+    async fn enter_service(
+        &mut self,
+        technician: String,
+        reply: oneshot::Sender<ServiceReply>,
+    ) -> Result<(), Error> {
+        let now = self.clock.unix_ms();
+        let t = technician.clone();
+        j!(self.p.journal, |j| j.service_log(
+            &t,
+            "enter",
+            &serde_json::Value::Null,
+            now
+        ))?;
+        tracing::info!(technician, "service mode");
+        self.service_mode = Some(ServiceMode {
+            technician,
+            since: now,
+        });
+        self.refresh_status().await;
+        let status = self.service_status().await?;
+        let _ = reply.send(ServiceReply::ok(status));
+        Ok(())
+    }
+
+    /// Prints a technician's paper, then answers with `result` and whether it printed.
+    fn print_for_technician(
+        &self,
+        paper: receipt_printer::Receipt,
+        mut result: serde_json::Value,
+        reply: oneshot::Sender<ServiceReply>,
+    ) {
+        let printer = self.p.printer.clone();
+        tokio::spawn(async move {
+            let printed = match printer {
+                Some(p) => p.print(paper).await,
+                None => PrintResult::NotPrinted {
+                    reason: "no printer fitted".into(),
+                },
+            };
+            if let Some(o) = result.as_object_mut() {
+                o.insert(
+                    "slip".into(),
+                    match printed {
+                        PrintResult::Printed => serde_json::json!("printed"),
+                        PrintResult::NotPrinted { reason } => {
+                            serde_json::json!(format!("not printed: {reason}"))
+                        }
+                    },
+                );
+            }
+            let _ = reply.send(ServiceReply::ok(result));
+        });
+    }
+
+    /// The kiosk as a technician sees it.
+    async fn service_status(&self) -> Result<serde_json::Value, Error> {
+        let (cash, cards, log) = j!(self.p.journal, |j| {
+            Ok::<_, crate::journal::Error>((j.cashbox()?, j.card_stock()?, j.service_entries(10)?))
+        })?;
+        let devices: Vec<Health> = DeviceKind::ALL
+            .into_iter()
+            .map(|k| self.health_of(k))
+            .collect();
+        let problems: Vec<String> = match &self.status {
+            KioskStatus::OutOfService { problems } => {
+                problems.iter().map(|p| p.technician.clone()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let link = self
+            .p
+            .client
+            .as_ref()
+            .map(|c| format!("{:?}", *c.link_state().borrow()));
+        Ok(serde_json::json!({
+            "kiosk": self.p.kiosk_id,
+            "version": env!("CARGO_PKG_VERSION"),
+            "state": self.status.name(),
+            "problems": problems,
+            "service_mode": self.service_mode,
+            "waiting_to_enter": self.entering.as_ref().map(|(t, _)| t),
+            "customer": self.session.as_ref().map(|_| self.screen_name.clone()),
+            "locked": self.lock.as_ref().map(|l| l.reason.clone()),
+            "config_version": self.applied.version,
+            "link": {"up": self.link_up(), "state": link},
+            "devices": devices,
+            "cash_box": cash,
+            "cards": cards,
+            "recent_errors": self.p.logs.errors(),
+            "service_log": log,
+        }))
     }
 
     // ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ pub mod kiosk;
 pub mod operator;
 pub mod recovery;
 pub mod screen;
+pub mod service;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
