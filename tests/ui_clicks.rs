@@ -1199,3 +1199,22 @@ fn numbers_are_searched_by_up_to_four_digits_on_a_pad() {
         assert_eq!(k.next_event(), Ui::Select("search:".into()));
     });
 }
+
+#[test]
+fn elder_mode_tells_the_session_so_its_timeouts_lengthen() {
+    on_ui_thread(|| {
+        let mut k = kiosk_with(UiOptions {
+            elder: true,
+            ..UiOptions::default()
+        });
+        // A service chosen in large text: the session hears of it as it starts.
+        k.tap("Top up");
+        assert_eq!(k.next_request(), UiEvent::Start(ServiceId::TopUp));
+        assert_eq!(k.next_event(), Ui::Elder(true));
+        k.apply(ScreenUpdate::Show(keypad(None, "")));
+        k.tap("elder mode");
+        assert_eq!(k.next_event(), Ui::Elder(false));
+        k.tap("elder mode");
+        assert_eq!(k.next_event(), Ui::Elder(true));
+    });
+}

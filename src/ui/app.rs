@@ -55,6 +55,12 @@ pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
             s.ui(Ui::Touch);
         }
     });
+    let (w, s) = (window.as_weak(), sink.clone());
+    app.on_elder_changed(move |on| {
+        if w.upgrade().is_some_and(|w| in_session(&w)) {
+            s.ui(Ui::Elder(on));
+        }
+    });
     let w = window.as_weak();
     app.on_linger_done(move || {
         if let Some(w) = w.upgrade()

@@ -8,7 +8,9 @@ use std::time::Duration;
 use slint::{ComponentHandle, Model, ModelRc, VecModel};
 
 use super::generated::{AppAdapter, HomeAdapter, Page, Service};
-use super::{Availability, KioskWindow, ServiceId, ServiceState, Sink, UiEvent, app, keypad, msg};
+use super::{
+    Availability, KioskWindow, ServiceId, ServiceState, Sink, Ui, UiEvent, app, keypad, msg,
+};
 
 /// How long the reason of a greyed tile stays over the screen.
 const TOAST_TIME: Duration = Duration::from_secs(6);
@@ -93,6 +95,12 @@ pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
         };
         tracing::info!(?service, "customer chose a service");
         s.send(UiEvent::Start(service));
+        // Large text chosen before the service: the session's timeouts are longer too.
+        if w.upgrade()
+            .is_some_and(|w| w.global::<super::Theme>().get_elder())
+        {
+            s.ui(Ui::Elder(true));
+        }
         if service == ServiceId::TopUp
             && let Some(w) = w.upgrade()
         {
