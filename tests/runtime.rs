@@ -811,3 +811,57 @@ async fn a_technician_at_a_terminal_waits_for_the_customer_clears_the_box_and_re
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_reads_an_id_card_through_the_kiosk_and_sees_it_masked() {
+    use telekiosk::runtime::service::{ServiceRequest, ask};
+    let _shared = ALONE.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
+    let cfg = w.config(dir.path(), Default::default());
+    let socket = cfg.machine.service.socket.clone();
+    let mut k = DemoKiosk::start(&cfg, demo_options()).unwrap();
+    let mut seen = Seen::default();
+    in_service(&mut k, &mut seen).await;
+    let test = ServiceRequest::TestIdCard { wait_s: 1 };
+    let r = ask(&socket, &test).await.unwrap();
+    assert!(!r.ok, "a self-test outside service mode: {r:?}");
+    let enter = ServiceRequest::Enter {
+        technician: "T07".into(),
+    };
+    assert!(ask(&socket, &enter).await.unwrap().ok);
+    // Nothing on the reader: said so after the wait.
+    let r = ask(&socket, &test).await.unwrap().result.unwrap();
+    assert_eq!(r["problem"], "NoCard", "{r}");
+    // 王小明's card: read through the kiosk's actor, shown masked.
+    assert!(w.id_reader.with(|r| r.place("resident")));
+    let r = ask(&socket, &ServiceRequest::TestIdCard { wait_s: 10 })
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    assert_eq!(
+        (
+            r["name"].as_str(),
+            r["id_number"].as_str(),
+            r["expired"].as_bool()
+        ),
+        (Some("王**"), Some("110101********1233"), Some(false)),
+        "{r}"
+    );
+    assert!(!r.to_string().contains("王小明") && !r.to_string().contains("19900307"));
+    let log = k
+        .journal
+        .run(|j| j.service_entries(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        log.iter()
+            .filter(|e| e.action == "test_id_card")
+            .all(|e| !e.detail.to_string().contains("110101")),
+        "{log:?}"
+    );
+    assert!(ask(&socket, &ServiceRequest::Exit).await.unwrap().ok);
+    stop(k).await;
+}

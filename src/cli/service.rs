@@ -58,6 +58,12 @@ pub enum Action {
     },
     /// A test receipt through the kiosk's printer.
     TestReceipt,
+    /// Reads an ID card placed on the reader (shown masked; nothing of it is kept).
+    TestIdCard {
+        /// Seconds to wait for the card.
+        #[arg(long, default_value_t = 30)]
+        wait: u32,
+    },
 }
 
 impl Action {
@@ -85,6 +91,7 @@ impl Action {
                 bin_emptied: *bin_emptied,
             },
             Action::TestReceipt => ServiceRequest::TestReceipt,
+            Action::TestIdCard { wait } => ServiceRequest::TestIdCard { wait_s: *wait },
         }
     }
 }
@@ -228,6 +235,22 @@ pub fn words(request: &ServiceRequest, reply: &ServiceReply) -> String {
                 out.push_str(&format!("  reject bin emptied: {} cards\n", bin.len()));
             }
             out.push_str(&format!("  slip: {}\n", s(&r["slip"])));
+        }
+        ServiceRequest::TestIdCard { .. } => {
+            if r["problem"].is_null() {
+                out.push_str(&format!(
+                    "ID card read ({}): {} {} — expired: {}, check digit: {}, photo {} bytes\n",
+                    s(&r["kind"]),
+                    s(&r["name"]),
+                    s(&r["id_number"]),
+                    s(&r["expired"]),
+                    s(&r["check_digit_ok"]),
+                    s(&r["photo_bytes"])
+                ));
+            } else {
+                out.push_str(&format!("no card read: {}\n", s(&r["problem"])));
+            }
+            out.push_str(&format!("  reader: {}\n", s(&r["reader"])));
         }
         ServiceRequest::TestReceipt => {
             out.push_str(&format!(

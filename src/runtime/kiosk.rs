@@ -1642,6 +1642,61 @@ impl Kiosk {
                     reply,
                 );
             }
+            ServiceRequest::TestIdCard { wait_s } => {
+                let technician = self
+                    .service_mode
+                    .as_ref()
+                    .map(|m| m.technician.clone())
+                    .unwrap_or_default();
+                let reader = self
+                    .p
+                    .id_reader
+                    .as_ref()
+                    .and_then(|r| r.handle.borrow().clone());
+                let health = self.health_of(DeviceKind::IdCardReader);
+                let journal = self.p.journal.clone();
+                let wait = Duration::from_secs(u64::from(wait_s.clamp(1, 120)));
+                tokio::spawn(async move {
+                    let read = super::idcard::read(reader, wait).await;
+                    // Only what a technician needs to see, masked; the card is dropped here.
+                    let (outcome, result) = match read {
+                        Ok(doc) => {
+                            let (name, id) = doc.card.as_ref().map_or_else(
+                                || ("-".to_owned(), "-".to_owned()),
+                                |c| (c.name.masked(), c.id_number.masked()),
+                            );
+                            (
+                                "read",
+                                serde_json::json!({
+                                    "kind": doc.kind,
+                                    "name": name,
+                                    "id_number": id,
+                                    "expired": doc.expired,
+                                    "check_digit_ok": doc.check_digit_ok,
+                                    "photo_bytes": doc.photo.len(),
+                                }),
+                            )
+                        }
+                        Err(problem) => (
+                            "not_read",
+                            serde_json::json!({"problem": format!("{problem:?}")}),
+                        ),
+                    };
+                    let detail = serde_json::json!({"outcome": outcome});
+                    let now = Clock::default().unix_ms();
+                    let logged = journal
+                        .run(move |j| j.service_log(&technician, "test_id_card", &detail, now))
+                        .await;
+                    if !matches!(logged, Ok(Ok(()))) {
+                        tracing::error!("the ID card test could not be journaled");
+                    }
+                    let mut result = result;
+                    if let Some(o) = result.as_object_mut() {
+                        o.insert("reader".into(), serde_json::json!(health.identity));
+                    }
+                    let _ = reply.send(ServiceReply::ok(result));
+                });
+            }
         }
         Ok(())
     }

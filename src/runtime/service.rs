@@ -50,6 +50,9 @@ pub enum ServiceRequest {
     },
     /// A test receipt through the kiosk's printer.
     TestReceipt,
+    /// Reads the ID card placed on the reader within `wait_s` seconds (the kiosk's own
+    /// actor; the answer is masked and nothing of the card is kept).
+    TestIdCard { wait_s: u32 },
 }
 
 impl ServiceRequest {
@@ -62,6 +65,7 @@ impl ServiceRequest {
             ServiceRequest::Clearance { .. } => "clearance",
             ServiceRequest::Restock { .. } => "restock",
             ServiceRequest::TestReceipt => "test_receipt",
+            ServiceRequest::TestIdCard { .. } => "test_id_card",
         }
     }
 }
