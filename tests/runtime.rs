@@ -699,6 +699,7 @@ async fn a_technician_at_a_terminal_waits_for_the_customer_clears_the_box_and_re
     let status = status.result.unwrap();
     assert_eq!(status["waiting_to_enter"], "T07", "{status}");
     assert_eq!(status["state"], "in_service");
+    assert_eq!(status["counters"]["notes"], 1, "the note in so far");
     w.bill.send(Action::Insert { fen: 5000 }).await.unwrap();
     wait_total(&mut k, &mut seen, 7000).await;
     finish(&mut k, &mut seen).await;
@@ -775,6 +776,28 @@ async fn a_technician_at_a_terminal_waits_for_the_customer_clears_the_box_and_re
         text.contains("service mode: technician T07") && text.contains("cards: 5 blank"),
         "{text}"
     );
+
+    assert!(
+        text.contains("counters: ") && text.contains("2 notes"),
+        "{text}"
+    );
+    // The log into a file the technician names (status and logs need no service mode).
+    let file = dir.path().join("kiosk-log.txt");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_telekiosk"))
+        .args(["service", "logs", "--out"])
+        .arg(&file)
+        .arg("--socket")
+        .arg(&socket)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(&file).unwrap();
+    assert!(!log.contains(NUMBER), "no number in the clear");
 
     // Leaving: back into service; the journal has every step with the technician.
     let r = ask(&socket, &ServiceRequest::Exit).await.unwrap();

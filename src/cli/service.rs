@@ -58,6 +58,12 @@ pub enum Action {
     },
     /// A test receipt through the kiosk's printer.
     TestReceipt,
+    /// The kiosk's recent log lines (masked) into a file.
+    Logs {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Reads an ID card placed on the reader (shown masked; nothing of it is kept).
     TestIdCard {
         /// Seconds to wait for the card.
@@ -92,6 +98,7 @@ impl Action {
             },
             Action::TestReceipt => ServiceRequest::TestReceipt,
             Action::TestIdCard { wait } => ServiceRequest::TestIdCard { wait_s: *wait },
+            Action::Logs { .. } => ServiceRequest::Logs,
         }
     }
 }
@@ -121,6 +128,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_NO_KIOSK));
         }
     };
+    if let (Action::Logs { out }, true) = (&args.action, reply.ok) {
+        let lines: Vec<String> = reply
+            .result
+            .as_ref()
+            .and_then(|r| r["lines"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect();
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(out, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+        println!("{} log lines written to {}", lines.len(), out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reply)?);
     } else if reply.ok {
@@ -205,6 +228,32 @@ pub fn words(request: &ServiceRequest, reply: &ServiceReply) -> String {
                 s(&r["cards"]["in_stock"]),
                 s(&r["cards"]["in_reject_bin"])
             ));
+            let c = &r["counters"];
+            let txns: Vec<String> = c["transactions"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(kind, states)| {
+                    let by: Vec<String> = states
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(st, n)| format!("{n} {st}"))
+                        .collect();
+                    format!("{kind}: {}", by.join(", "))
+                })
+                .collect();
+            out.push_str(&format!(
+                "  counters: {}; {} notes; papers {}; cards {}\n",
+                if txns.is_empty() {
+                    "no transactions".to_owned()
+                } else {
+                    txns.join("; ")
+                },
+                s(&c["notes"]),
+                s(&c["papers"]),
+                s(&c["cards"])
+            ));
             let errors = r["recent_errors"].as_array().cloned().unwrap_or_default();
             for e in errors.iter().rev().take(5) {
                 out.push_str(&format!(
@@ -251,6 +300,12 @@ pub fn words(request: &ServiceRequest, reply: &ServiceReply) -> String {
                 out.push_str(&format!("no card read: {}\n", s(&r["problem"])));
             }
             out.push_str(&format!("  reader: {}\n", s(&r["reader"])));
+        }
+        ServiceRequest::Logs => {
+            out.push_str(&format!(
+                "{} log lines\n",
+                r["lines"].as_array().map_or(0, Vec::len)
+            ));
         }
         ServiceRequest::TestReceipt => {
             out.push_str(&format!(

@@ -186,6 +186,19 @@ pub struct StepRecord {
     pub detail: serde_json::Value,
 }
 
+/// The kiosk's counters (see [`Journal::counters`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// kind → state → transactions.
+    pub transactions: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
+    /// Notes taken into the cash box, all time.
+    pub notes: i64,
+    /// Papers by outcome (`printed`, `not_printed`, `sent`).
+    pub papers: std::collections::BTreeMap<String, i64>,
+    /// Customer cards by where they ended (`taken`, `captured`, …).
+    pub cards: std::collections::BTreeMap<String, i64>,
+}
+
 /// One thing a technician did in service mode.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceEntry {
@@ -1143,6 +1156,53 @@ impl Journal {
         tx.commit()?;
         self.commits += 1;
         Ok(before)
+    }
+
+    /// The kiosk's counters since its journal began, for the technician: transactions by
+    /// kind and state, notes taken in, papers by outcome, cards by where they went.
+    pub fn counters(&self) -> Result<Counters, Error> {
+        let mut transactions = std::collections::BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, state, COUNT(*) FROM txn GROUP BY kind, state")?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
+            let (kind, state, n) = row?;
+            transactions
+                .entry(kind)
+                .or_insert_with(std::collections::BTreeMap::new)
+                .insert(state, n);
+        }
+        let notes: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM note", [], |r| r.get(0))?;
+        let mut papers = std::collections::BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM paper GROUP BY state")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (state, n) = row?;
+            papers.insert(state, n);
+        }
+        let mut cards = std::collections::BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stage, COUNT(*) FROM card GROUP BY stage")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (stage, n) = row?;
+            cards.insert(stage, n);
+        }
+        Ok(Counters {
+            transactions,
+            notes,
+            papers,
+            cards,
+        })
     }
 
     /// When the cash box was last cleared (清机), if ever.

@@ -1426,7 +1426,7 @@ impl Kiosk {
         // Actions change the kiosk: only in service mode, never beside a customer.
         let needs_mode = !matches!(
             request,
-            ServiceRequest::Status | ServiceRequest::Enter { .. }
+            ServiceRequest::Status | ServiceRequest::Enter { .. } | ServiceRequest::Logs
         );
         if needs_mode && self.service_mode.is_none() {
             refuse(
@@ -1642,6 +1642,12 @@ impl Kiosk {
                     reply,
                 );
             }
+            ServiceRequest::Logs => {
+                // The log as the kiosk keeps it in memory: masked at the source like every
+                // log line (no number, name or ID in the clear).
+                let lines = self.p.logs.lines(usize::MAX);
+                let _ = reply.send(ServiceReply::ok(serde_json::json!({ "lines": lines })));
+            }
             ServiceRequest::TestIdCard { wait_s } => {
                 let technician = self
                     .service_mode
@@ -1758,8 +1764,13 @@ impl Kiosk {
 
     /// The kiosk as a technician sees it.
     async fn service_status(&self) -> Result<serde_json::Value, Error> {
-        let (cash, cards, log) = j!(self.p.journal, |j| {
-            Ok::<_, crate::journal::Error>((j.cashbox()?, j.card_stock()?, j.service_entries(10)?))
+        let (cash, cards, log, counters) = j!(self.p.journal, |j| {
+            Ok::<_, crate::journal::Error>((
+                j.cashbox()?,
+                j.card_stock()?,
+                j.service_entries(10)?,
+                j.counters()?,
+            ))
         })?;
         let devices: Vec<Health> = DeviceKind::ALL
             .into_iter()
@@ -1790,6 +1801,7 @@ impl Kiosk {
             "devices": devices,
             "cash_box": cash,
             "cards": cards,
+            "counters": counters,
             "recent_errors": self.p.logs.errors(),
             "service_log": log,
         }))

@@ -50,6 +50,8 @@ pub enum ServiceRequest {
     },
     /// A test receipt through the kiosk's printer.
     TestReceipt,
+    /// The kiosk's recent log lines (masked like every log line), for a file.
+    Logs,
     /// Reads the ID card placed on the reader within `wait_s` seconds (the kiosk's own
     /// actor; the answer is masked and nothing of the card is kept).
     TestIdCard { wait_s: u32 },
@@ -66,6 +68,7 @@ impl ServiceRequest {
             ServiceRequest::Restock { .. } => "restock",
             ServiceRequest::TestReceipt => "test_receipt",
             ServiceRequest::TestIdCard { .. } => "test_id_card",
+            ServiceRequest::Logs => "logs",
         }
     }
 }
