@@ -836,7 +836,7 @@ async fn a_technician_at_a_terminal_waits_for_the_customer_clears_the_box_and_re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_technician_reads_an_id_card_through_the_kiosk_and_sees_it_masked() {
+async fn a_technician_tests_the_id_card_reader_and_the_camera_through_the_kiosk() {
     use telekiosk::runtime::service::{ServiceRequest, ask};
     let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
@@ -885,6 +885,19 @@ async fn a_technician_reads_an_id_card_through_the_kiosk_and_sees_it_masked() {
             .all(|e| !e.detail.to_string().contains("110101")),
         "{log:?}"
     );
+    // The camera: a photo checked for quality, the picture not kept.
+    let r = ask(&socket, &ServiceRequest::TestCamera)
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    assert!(r["problem"].is_null(), "{r}");
+    assert!(r["quality"]["brightness"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(
+        r["good"],
+        r["quality"]["issues"].as_array().unwrap().is_empty()
+    );
+    assert!(r.get("jpeg").is_none() && !r.to_string().contains("base64"));
     assert!(ask(&socket, &ServiceRequest::Exit).await.unwrap().ok);
     stop(k).await;
 }

@@ -58,6 +58,8 @@ pub enum Action {
     },
     /// A test receipt through the kiosk's printer.
     TestReceipt,
+    /// A photo through the kiosk's camera, checked for quality (the picture is not kept).
+    TestCamera,
     /// The kiosk's recent log lines (masked) into a file.
     Logs {
         /// The file to write.
@@ -99,6 +101,7 @@ impl Action {
             Action::TestReceipt => ServiceRequest::TestReceipt,
             Action::TestIdCard { wait } => ServiceRequest::TestIdCard { wait_s: *wait },
             Action::Logs { .. } => ServiceRequest::Logs,
+            Action::TestCamera => ServiceRequest::TestCamera,
         }
     }
 }
@@ -300,6 +303,34 @@ pub fn words(request: &ServiceRequest, reply: &ServiceReply) -> String {
                 out.push_str(&format!("no card read: {}\n", s(&r["problem"])));
             }
             out.push_str(&format!("  reader: {}\n", s(&r["reader"])));
+        }
+        ServiceRequest::TestCamera => {
+            if r["problem"].is_null() {
+                let q = &r["quality"];
+                let issues: Vec<String> = q["issues"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(&s)
+                    .collect();
+                out.push_str(&format!(
+                    "camera {} ({}×{}): {} — brightness {:.0}, sharpness {:.0}, contrast {:.0}, clipped {:.1} %\n",
+                    s(&r["camera"]["name"]),
+                    s(&r["resolution"]["width"]),
+                    s(&r["resolution"]["height"]),
+                    if issues.is_empty() {
+                        "good".to_owned()
+                    } else {
+                        issues.join(", ")
+                    },
+                    q["brightness"].as_f64().unwrap_or(0.0),
+                    q["sharpness"].as_f64().unwrap_or(0.0),
+                    q["contrast"].as_f64().unwrap_or(0.0),
+                    q["clipped_fraction"].as_f64().unwrap_or(0.0) * 100.0
+                ));
+            } else {
+                out.push_str(&format!("camera: {}\n", s(&r["problem"])));
+            }
         }
         ServiceRequest::Logs => {
             out.push_str(&format!(

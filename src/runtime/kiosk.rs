@@ -1642,6 +1642,53 @@ impl Kiosk {
                     reply,
                 );
             }
+            ServiceRequest::TestCamera => {
+                let technician = self
+                    .service_mode
+                    .as_ref()
+                    .map(|m| m.technician.clone())
+                    .unwrap_or_default();
+                let camera = self
+                    .p
+                    .camera
+                    .as_ref()
+                    .and_then(|c| c.handle.borrow().clone());
+                let journal = self.p.journal.clone();
+                tokio::spawn(async move {
+                    let result = match camera {
+                        None => serde_json::json!({"problem": "no camera is working"}),
+                        Some(camera) => {
+                            let info = camera.info().clone();
+                            match camera.photo().await {
+                                // The picture is dropped here: only its measurements go out.
+                                Ok(photo) => serde_json::json!({
+                                    "camera": info,
+                                    "resolution": photo.resolution,
+                                    "quality": photo.quality,
+                                    "good": photo.quality.is_ok(),
+                                }),
+                                Err(e) => serde_json::json!({
+                                    "camera": info,
+                                    "problem": e.to_string(),
+                                }),
+                            }
+                        }
+                    };
+                    let detail = serde_json::json!({
+                        "good": result["good"],
+                        "issues": result["quality"]["issues"],
+                        "problem": result["problem"],
+                    });
+                    let now = Clock::default().unix_ms();
+                    let logged = journal
+                        .run(move |j| j.service_log(&technician, "test_camera", &detail, now))
+                        .await;
+                    if !matches!(logged, Ok(Ok(()))) {
+                        tracing::error!("the camera test could not be journaled");
+                    }
+                    let _ = reply.send(ServiceReply::ok(result));
+                });
+            }
             ServiceRequest::Logs => {
                 // The log as the kiosk keeps it in memory: masked at the source like every
                 // log line (no number, name or ID in the clear).

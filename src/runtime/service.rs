@@ -50,6 +50,9 @@ pub enum ServiceRequest {
     },
     /// A test receipt through the kiosk's printer.
     TestReceipt,
+    /// A photo through the kiosk's camera, checked for quality (brightness, sharpness,
+    /// contrast, over-exposure); the picture itself is dropped.
+    TestCamera,
     /// The kiosk's recent log lines (masked like every log line), for a file.
     Logs,
     /// Reads the ID card placed on the reader within `wait_s` seconds (the kiosk's own
@@ -69,6 +72,7 @@ impl ServiceRequest {
             ServiceRequest::TestReceipt => "test_receipt",
             ServiceRequest::TestIdCard { .. } => "test_id_card",
             ServiceRequest::Logs => "logs",
+            ServiceRequest::TestCamera => "test_camera",
         }
     }
 }
