@@ -106,9 +106,15 @@ const SECRETS: &[&str] = &[
     "陈港澳",
     "约翰",
     "玛丽亚",
+    "孙建华",
+    "罗刚",
+    "黄海燕",
     "SAMPLE",
     "EXAMPLE",
     "110101199003071233",
+    "310104198001014560",
+    "510107197512127892",
+    "440106199506151233",
     "533102196008150022",
     "640104198501020031",
     "310101201205200045",
@@ -142,7 +148,8 @@ fn diag_reads_every_card_type_masked() {
         writeln!(sim.stdin, "list").unwrap();
         sim.stdin.flush().unwrap();
         let mut l = Vec::new();
-        for _ in 0..8 {
+        // One line per built-in card.
+        for _ in 0..idcard_reader::sim::BUILTIN_FIXTURES.len() {
             l.push(
                 sim.lines
                     .recv_timeout(Duration::from_secs(30))
