@@ -163,15 +163,7 @@ fn a_customer_changes_plan_through_the_screen_and_the_operator_books_it_for_next
     screen.tap("no thanks");
     wait_page(&mut screen, Page::Idle);
 
-    let txn = runtime.block_on(async {
-        loop {
-            match tokio::time::timeout(PATIENCE, notes.recv()).await {
-                Ok(Some(Note::SessionEnded { txn, .. })) => break txn.expect("a transaction"),
-                Ok(Some(_)) => {}
-                other => panic!("no session end: {other:?}"),
-            }
-        }
-    });
+    let txn = session_txn(&runtime, &mut notes);
     // The operator: the change booked for next month, the customer told by SMS.
     let s = world.subscriber(OWNER).unwrap();
     assert_eq!(
@@ -256,15 +248,7 @@ fn a_customer_prints_call_records_after_password_and_sms_code() {
     screen.tap("done");
     wait_page(&mut screen, Page::Idle);
 
-    let txn = runtime.block_on(async {
-        loop {
-            match tokio::time::timeout(PATIENCE, notes.recv()).await {
-                Ok(Some(Note::SessionEnded { txn, .. })) => break txn.expect("a transaction"),
-                Ok(Some(_)) => {}
-                other => panic!("no session end: {other:?}"),
-            }
-        }
-    });
+    let txn = session_txn(&runtime, &mut notes);
     let id = txn.clone();
     let rec = runtime
         .block_on(journal.run(move |j| j.get(&id)))
@@ -396,6 +380,25 @@ fn session_txn(
             }
         }
     })
+}
+
+/// The transaction is of `kind`, settled, with `paid_fen` inserted.
+fn settled(
+    runtime: &tokio::runtime::Runtime,
+    journal: &telekiosk::runtime::journal::JournalHandle,
+    txn: &str,
+    kind: &str,
+    paid_fen: i64,
+) {
+    let id = txn.to_owned();
+    let rec = runtime
+        .block_on(journal.run(move |j| j.get(&id)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (rec.kind.as_str(), rec.state, rec.inserted_fen),
+        (kind, TxnState::Settled, paid_fen)
+    );
 }
 
 /// Exactly one card, written, activated and taken; none left inside: its ICCID.
@@ -541,15 +544,7 @@ fn an_applicant_opens_a_new_number_through_the_screen_and_takes_a_written_sim() 
     println!("taps beyond the digits: {} {beyond:?}", beyond.len());
 
     let txn = session_txn(&runtime, &mut notes);
-    let id = txn.clone();
-    let rec = runtime
-        .block_on(journal.run(move |j| j.get(&id)))
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (rec.kind.as_str(), rec.state, rec.inserted_fen),
-        ("new_sim", TxnState::Settled, 10_000)
-    );
+    settled(&runtime, &journal, &txn, "new_sim", 10_000);
     let iccid = the_card_taken(&runtime, &journal, &txn);
     assert_eq!(world.dispenser.device().stacker_count(), stock - 1);
     // The operator: the number chosen, active, registered to the applicant, on the card
@@ -620,15 +615,7 @@ fn the_owner_replaces_a_sim_through_the_screen_and_the_old_one_stops() {
     println!("taps beyond the digits: {} {beyond:?}", beyond.len());
 
     let txn = session_txn(&runtime, &mut notes);
-    let id = txn.clone();
-    let rec = runtime
-        .block_on(journal.run(move |j| j.get(&id)))
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (rec.kind.as_str(), rec.state, rec.inserted_fen),
-        ("replace_sim", TxnState::Settled, 1_000)
-    );
+    settled(&runtime, &journal, &txn, "replace_sim", 1_000);
     let iccid = the_card_taken(&runtime, &journal, &txn);
     let now = world.operator().sim_of(OWNER).unwrap();
     assert_eq!(

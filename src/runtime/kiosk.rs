@@ -1610,11 +1610,7 @@ impl Kiosk {
                 self.heartbeat().await;
             }
             ServiceRequest::TestReceipt => {
-                let technician = self
-                    .service_mode
-                    .as_ref()
-                    .map(|m| m.technician.clone())
-                    .unwrap_or_default();
+                let technician = self.technician_at_work();
                 let t = technician.clone();
                 j!(self.p.journal, |j| j.service_log(
                     &t,
@@ -1643,11 +1639,7 @@ impl Kiosk {
                 );
             }
             ServiceRequest::TestCamera => {
-                let technician = self
-                    .service_mode
-                    .as_ref()
-                    .map(|m| m.technician.clone())
-                    .unwrap_or_default();
+                let technician = self.technician_at_work();
                 let camera = self
                     .p
                     .camera
@@ -1679,13 +1671,7 @@ impl Kiosk {
                         "issues": result["quality"]["issues"],
                         "problem": result["problem"],
                     });
-                    let now = Clock::default().unix_ms();
-                    let logged = journal
-                        .run(move |j| j.service_log(&technician, "test_camera", &detail, now))
-                        .await;
-                    if !matches!(logged, Ok(Ok(()))) {
-                        tracing::error!("the camera test could not be journaled");
-                    }
+                    log_self_test(&journal, technician, "test_camera", detail).await;
                     let _ = reply.send(ServiceReply::ok(result));
                 });
             }
@@ -1696,11 +1682,7 @@ impl Kiosk {
                 let _ = reply.send(ServiceReply::ok(serde_json::json!({ "lines": lines })));
             }
             ServiceRequest::TestIdCard { wait_s } => {
-                let technician = self
-                    .service_mode
-                    .as_ref()
-                    .map(|m| m.technician.clone())
-                    .unwrap_or_default();
+                let technician = self.technician_at_work();
                 let reader = self
                     .p
                     .id_reader
@@ -1736,13 +1718,7 @@ impl Kiosk {
                         ),
                     };
                     let detail = serde_json::json!({"outcome": outcome});
-                    let now = Clock::default().unix_ms();
-                    let logged = journal
-                        .run(move |j| j.service_log(&technician, "test_id_card", &detail, now))
-                        .await;
-                    if !matches!(logged, Ok(Ok(()))) {
-                        tracing::error!("the ID card test could not be journaled");
-                    }
+                    log_self_test(&journal, technician, "test_id_card", detail).await;
                     let mut result = result;
                     if let Some(o) = result.as_object_mut() {
                         o.insert("reader".into(), serde_json::json!(health.identity));
@@ -1752,6 +1728,14 @@ impl Kiosk {
             }
         }
         Ok(())
+    }
+
+    /// The technician in service mode ("" outside it).
+    fn technician_at_work(&self) -> String {
+        self.service_mode
+            .as_ref()
+            .map(|m| m.technician.clone())
+            .unwrap_or_default()
     }
 
     /// Service mode begins: customers see "being serviced" until the technician leaves.
@@ -2268,6 +2252,23 @@ fn wire_device(k: DeviceKind) -> boss_protocol::DeviceKind {
         DeviceKind::BillAcceptor => boss_protocol::DeviceKind::BillAcceptor,
         DeviceKind::CardDispenser => boss_protocol::DeviceKind::CardDispenser,
         DeviceKind::ReceiptPrinter => boss_protocol::DeviceKind::ReceiptPrinter,
+    }
+}
+
+/// Journals a self-test's outcome from the task that ran it (the test has already answered
+/// the device; a journal that cannot record it is an error in the log, not a lost answer).
+async fn log_self_test(
+    journal: &JournalHandle,
+    technician: String,
+    action: &'static str,
+    detail: serde_json::Value,
+) {
+    let now = Clock::default().unix_ms();
+    let logged = journal
+        .run(move |j| j.service_log(&technician, action, &detail, now))
+        .await;
+    if !matches!(logged, Ok(Ok(()))) {
+        tracing::error!(action, "a self-test could not be journaled");
     }
 }
 

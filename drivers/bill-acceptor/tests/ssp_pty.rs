@@ -590,16 +590,21 @@ async fn every_exchange_advances_the_essp_counter_by_two() {
     assert_eq!(ssp.essp_count(), Some(before + 2));
 }
 
-#[tokio::test]
-async fn device_is_dead_after_20_tries() {
-    let pty = devio::Pty::new(Protocol::Ssp.line_settings()).unwrap();
-    let config = SspConfig {
+/// Resends every 50 ms: a silent or vanished device is given up on quickly.
+fn quick_resends() -> SspConfig {
+    SspConfig {
         link: LinkConfig {
             retry_interval: Duration::from_millis(50),
             ..LinkConfig::default()
         },
         ..SspConfig::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn device_is_dead_after_20_tries() {
+    let pty = devio::Pty::new(Protocol::Ssp.line_settings()).unwrap();
+    let config = quick_resends();
     let mut ssp = Ssp::open(pty.path(), config).unwrap();
     let (mut device, _guard) = pty.into_parts();
     let result = ssp.connect().await;
@@ -631,13 +636,7 @@ async fn device_is_dead_after_20_tries() {
 #[tokio::test]
 async fn a_line_that_closes_under_a_command_is_not_waited_on_forever() {
     let pty = devio::Pty::new(Protocol::Ssp.line_settings()).unwrap();
-    let config = SspConfig {
-        link: LinkConfig {
-            retry_interval: Duration::from_millis(50),
-            ..LinkConfig::default()
-        },
-        ..SspConfig::default()
-    };
+    let config = quick_resends();
     let mut ssp = Ssp::open(pty.path(), config).unwrap();
     let (mut device, guard) = pty.into_parts();
     let unplug = tokio::spawn(async move {
