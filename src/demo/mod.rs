@@ -189,17 +189,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let chosen: Vec<Scenario> = if all {
         scenarios()
     } else {
-        let s: Vec<_> = scenarios()
-            .into_iter()
-            .filter(|s| s.name() == args.scenario)
-            .collect();
-        if s.is_empty() {
-            let names: Vec<_> = scenarios().iter().map(Scenario::name).collect();
-            bail!(
-                "no scenario `{}`; choose all or one of {}",
-                args.scenario,
-                names.join(", ")
-            );
+        // One name, or several separated by commas, run in the order given.
+        let mut s = Vec::new();
+        for name in args.scenario.split(',').map(str::trim) {
+            match scenarios().into_iter().find(|s| s.name() == name) {
+                Some(found) => s.push(found),
+                None => {
+                    let names: Vec<_> = scenarios().iter().map(Scenario::name).collect();
+                    bail!(
+                        "no scenario `{name}`; choose all, one of {}, or several separated by commas",
+                        names.join(", ")
+                    );
+                }
+            }
         }
         s
     };
@@ -492,5 +494,12 @@ async fn stock_cards(kiosk: &DemoKiosk, w: &World) -> anyhow::Result<()> {
 /// (about a second between looks): a card put down at once would pass for the one still there.
 async fn card_taken_back(reader: &idcard_reader::sim::Simulator) {
     reader.with(|r| r.remove());
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The reader must have looked (and found the card gone) before the next customer's
+    // card goes down, or the two would be one card lying there to it; a person's hands
+    // give it that time. Bounded: a reader the kiosk no longer polls does not hold us.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !reader.with(|r| r.released()) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 }

@@ -140,8 +140,8 @@ pub fn notice_words(notice: &Notice) -> (String, String) {
             "This ID card has expired; please use a valid one",
         ),
         Notice::NoCard => (
-            "未检测到身份证，请将身份证平放在感应区",
-            "No ID card was found; lay it flat on the reader",
+            "未检测到身份证，请拿起身份证，再平放在感应区",
+            "No ID card was found: lift it and lay it flat on the reader again",
         ),
         Notice::CardUnreadable => (
             "身份证读取失败，请拿起后重新平放，读卡时不要移动",

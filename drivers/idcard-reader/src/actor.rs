@@ -55,14 +55,17 @@ pub fn spawn<T: devio::Transport>(mut reader: IdCardReader<T>) -> ReaderHandle {
             // (otherwise the next customer's card, placed while nobody polls, would pass
             // for the one already read).
             let request = if reader.awaiting_removal() {
+                // Biased: when the watch is due and a wait arrives together (a busy
+                // machine), the watch goes first — a card swapped meanwhile is then new.
                 tokio::select! {
-                    request = rx.recv() => request,
+                    biased;
                     () = tokio::time::sleep(reader.poll_interval()) => {
                         if let Err(e) = reader.watch_removal().await {
                             tracing::debug!(error = %e, "watching for the card to leave failed");
                         }
                         continue;
                     }
+                    request = rx.recv() => request,
                 }
             } else {
                 rx.recv().await

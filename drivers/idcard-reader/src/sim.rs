@@ -442,6 +442,8 @@ pub struct ReaderSim {
     decoder: FrameDecoder,
     sam_id: [u8; 16],
     reads: u32,
+    /// A find has failed since the last read (the card was halted or taken off).
+    released: bool,
 }
 
 impl ReaderSim {
@@ -462,6 +464,7 @@ impl ReaderSim {
             decoder: FrameDecoder::new(),
             sam_id,
             reads: 0,
+            released: true,
         }
     }
 
@@ -486,6 +489,14 @@ impl ReaderSim {
     pub fn remove(&mut self) {
         self.on_reader = None;
         self.phase = Phase::Idle;
+    }
+
+    /// `true` once the reader has looked for a card and found none (taken off, or halted
+    /// after its read) since the last read: from then on, a card put down is seen as new.
+    /// A scripted customer waits for it before the next card, as a person's hands are
+    /// slower than the reader's polling.
+    pub fn released(&self) -> bool {
+        self.released
     }
 
     /// Name of the card on the reader.
@@ -554,7 +565,10 @@ impl ReaderSim {
             }
             Command::ReadSamId => Reply::new(Status::Ok, self.sam_id.to_vec()),
             Command::FindCard => match (card, self.phase) {
-                (Some(_), Phase::Halted) | (None, _) => Reply::new(Status::FindFailed, vec![]),
+                (Some(_), Phase::Halted) | (None, _) => {
+                    self.released = true;
+                    Reply::new(Status::FindFailed, vec![])
+                }
                 (Some(_), _) => {
                     self.phase = Phase::Found;
                     Reply::new(Status::FindOk, vec![0; 4])
@@ -584,6 +598,7 @@ impl ReaderSim {
                         };
                         let data = payload.encode(with_fp);
                         self.reads += 1;
+                        self.released = false;
                         if self.halt_after_read {
                             self.phase = Phase::Halted;
                         }
@@ -829,11 +844,14 @@ mod tests {
             reply(&mut sim, &Command::SelectCard.encode()).status,
             Status::Ok
         );
+        assert!(sim.released(), "nothing read yet");
         let r = reply(&mut sim, &Command::ReadText.encode());
         assert_eq!(r.status, Status::Ok);
         assert_eq!(r.data.len(), 4 + 256 + 1024);
+        assert!(!sim.released(), "read, and not looked for since");
         // Halted until put back.
         assert_eq!(reply(&mut sim, &find).status, Status::FindFailed);
+        assert!(sim.released(), "the reader saw no card answer");
         sim.remove();
         sim.place("resident");
         assert_eq!(reply(&mut sim, &find).status, Status::FindOk);
