@@ -1234,10 +1234,20 @@ impl Journal {
         detail: &serde_json::Value,
         now: Millis,
     ) -> Result<(), Error> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "INSERT INTO service_log (at, technician, action, detail) VALUES (?1, ?2, ?3, ?4)",
             params![now, technician, action, serde_json::to_string(detail)?],
         )?;
+        // Head office hears of every visit with the journal upload (`svc-<n>`): clearances,
+        // restocks, self-tests, sign-ins and failed PINs, each with the technician's id.
+        let seq = tx.last_insert_rowid();
+        let entry = service_upload_entry(seq, technician, action, detail, now);
+        tx.execute(
+            "INSERT INTO upload (txn_id, at, entry) VALUES (?1, ?2, ?3)",
+            params![entry["txn_id"].as_str(), now, serde_json::to_string(&entry)?],
+        )?;
+        tx.commit()?;
         self.commits += 1;
         Ok(())
     }
@@ -1797,6 +1807,45 @@ fn redacted(mut doc: serde_json::Value) -> serde_json::Value {
 }
 
 /// Puts a closed transaction in the upload outbox (流水上传), inside the caller's write.
+/// The upload entry of a service-log line: `op` as head office knows it
+/// (`cash_box_clearance` with the total as its amount, `card_restock`, `service_<action>`
+/// for the rest), and the detail with the technician's id, as a JSON string.
+fn service_upload_entry(
+    seq: i64,
+    technician: &str,
+    action: &str,
+    detail: &serde_json::Value,
+    now: Millis,
+) -> serde_json::Value {
+    let op = match action {
+        "clearance" => "cash_box_clearance".to_owned(),
+        "restock" => "card_restock".to_owned(),
+        other => format!("service_{other}"),
+    };
+    let amount_fen = if action == "clearance" {
+        detail["total_fen"].as_u64().unwrap_or(0)
+    } else {
+        0
+    };
+    let mut detail = match detail {
+        serde_json::Value::Object(m) => m.clone(),
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("detail".into(), other.clone());
+            m
+        }
+    };
+    detail.insert("technician".into(), technician.into());
+    serde_json::json!({
+        "txn_id": format!("svc-{seq}"),
+        "at_ms": now,
+        "op": op,
+        "amount_fen": amount_fen,
+        "state": "committed",
+        "detail": serde_json::Value::Object(detail).to_string(),
+    })
+}
+
 fn enqueue_upload(c: &Connection, txn: &str, now: Millis) -> Result<(), Error> {
     let rec = load(c, txn)?;
     // The operation as the operator knows it (its reconciliation matches by it).

@@ -598,3 +598,35 @@ fn a_closed_transaction_with_a_card_in_the_machine_is_a_violation() {
         report.violations
     );
 }
+
+#[test]
+fn every_service_log_line_goes_to_head_office_with_the_technicians_id() {
+    let (_d, mut j) = journal();
+    let detail = serde_json::json!({"notes": {"10000": 2}, "total_fen": 20000, "since": null});
+    j.service_log("T-07", "clearance", &detail, 5).unwrap();
+    j.service_log("T-07", "test_receipt", &serde_json::json!({"passed": true}), 6)
+        .unwrap();
+    j.service_log("X", "login_failed", &serde_json::json!({"failures": 1}), 7)
+        .unwrap();
+    let up = j.uploads_after(0, 10).unwrap();
+    let ops: Vec<_> = up.iter().map(|u| u.entry["op"].as_str().unwrap()).collect();
+    assert_eq!(
+        ops,
+        ["cash_box_clearance", "service_test_receipt", "service_login_failed"]
+    );
+    // The clearance carries what was taken out as its amount; none is money at the operator.
+    assert_eq!(up[0].entry["amount_fen"], 20000);
+    assert_eq!(up[1].entry["amount_fen"], 0);
+    assert_eq!(up[0].entry["txn_id"], "svc-1");
+    assert_eq!(up[2].entry["txn_id"], "svc-3");
+    let d: serde_json::Value =
+        serde_json::from_str(up[0].entry["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(d["technician"], "T-07");
+    assert_eq!(d["notes"]["10000"], 2);
+    // As the uploader reads it: a journal entry of the link's protocol.
+    let mut v = up[1].entry.clone();
+    v["seq"] = serde_json::json!(up[1].seq);
+    let e: boss_protocol::JournalEntry = serde_json::from_value(v).unwrap();
+    assert_eq!(e.op, "service_test_receipt");
+    assert_eq!(e.state, boss_protocol::TxnState::Committed);
+}
