@@ -1,10 +1,13 @@
 //! Alerts (告警): kiosk down, stuck on a customer screen, device fault, cash box near full,
-//! card stock low, reconciliation mismatch. Each is raised once (one active alert per kiosk,
-//! kind and subject) and cleared when its cause is gone; raises and clears are delivered to
-//! a webhook (HTTP POST of JSON) and listed.
+//! card stock low, reconciliation mismatch, a technician's PIN pad locked. Each is raised
+//! once (one active alert per kiosk, kind and subject) and cleared when its cause is gone;
+//! raises and clears are delivered to a webhook (HTTP POST of JSON) and listed.
 //!
 //! [`desired`] is pure: the fleet and the reconciliation results in, the alerts that should
-//! be active out. [`Store::sync_alerts`] makes the stored alerts match.
+//! be active out. [`Store::sync_alerts`] makes the stored alerts match. A PIN pad lock is an
+//! event, not a state: it is raised when its journal entry is stored
+//! ([`crate::service_log`]) and cleared when the lock has run out, never by
+//! [`Store::sync_alerts`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -47,7 +50,7 @@ pub struct Wanted {
     /// The kiosk.
     pub kiosk_id: String,
     /// `kiosk_down`, `stuck`, `device_fault`, `cash_box_near_full`, `card_stock_low`,
-    /// `reconciliation_mismatch`.
+    /// `reconciliation_mismatch` (and, raised on upload, `pin_pad_locked`).
     pub kind: String,
     /// What within the kiosk (a device, a day; empty for the kiosk itself).
     pub subject: String,
@@ -223,7 +226,8 @@ impl Store {
     }
 
     /// Makes the active alerts match `wanted`: raises the missing ones, clears the ones no
-    /// longer wanted. An alert already active is not raised again.
+    /// longer wanted. An alert already active is not raised again. PIN pad locks (raised
+    /// on upload, [`crate::service_log::PIN_PAD_LOCKED`]) are left alone.
     ///
     /// # Errors
     /// The database's.
@@ -232,8 +236,10 @@ impl Store {
         self.db().tx(|s| {
             let active: Vec<Alert> = s
                 .query(
-                    &format!("SELECT {ALERT_COLS} FROM alerts WHERE cleared_ms IS NULL"),
-                    &[],
+                    &format!(
+                        "SELECT {ALERT_COLS} FROM alerts WHERE cleared_ms IS NULL AND kind<>$1"
+                    ),
+                    &[crate::service_log::PIN_PAD_LOCKED.into()],
                 )?
                 .iter()
                 .map(alert_of)
@@ -298,7 +304,10 @@ impl Store {
     pub fn evaluate_alerts(&self, rules: &AlertRules) -> Result<AlertChanges, StoreError> {
         let fleet = self.fleet(None)?;
         let unbalanced = self.unbalanced_days()?;
-        self.sync_alerts(&desired(rules, &fleet, &unbalanced, now_ms()))
+        let now = now_ms();
+        let mut changes = self.sync_alerts(&desired(rules, &fleet, &unbalanced, now))?;
+        changes.cleared.extend(self.clear_ended_pin_pad_locks(now)?);
+        Ok(changes)
     }
 
     /// Alerts, newest first: active only, or all.

@@ -10,7 +10,8 @@
 //! - [`store::Store`] is head office's data and acts: [`store::Store::fleet`],
 //!   [`store::Store::lock`], [`store::Store::create_bundle`], [`store::Store::rollout`],
 //!   [`store::Store::alerts`], [`store::Store::audit`], the reports of [`reports`], the
-//!   reconciliation results of [`recon`] — every act takes its actor and is audited;
+//!   reconciliation results of [`recon`], technicians' visits of [`service_log`] — every
+//!   act takes its actor and is audited;
 //! - [`boss::Boss`] is the backend interface to the operator; [`boss::GatewayBoss`] its
 //!   implementation over the documented protocol.
 //!
@@ -30,6 +31,7 @@ pub mod recon;
 pub mod reports;
 pub mod rollout;
 pub mod server;
+pub mod service_log;
 pub mod store;
 pub mod store_console;
 pub mod web;

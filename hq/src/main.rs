@@ -166,6 +166,8 @@ enum ReportKind {
     Months,
     /// Refund vouchers and card stock per shop.
     Cards,
+    /// Cash box clearances (清机) per day and kiosk.
+    Clearances,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1149,6 +1151,28 @@ fn report(cli: &Cli, store: &Store, kind: ReportKind, p: &Period) -> anyhow::Res
                     ],
                     &t
                 )
+            );
+        }
+        ReportKind::Clearances => {
+            let r = store.report_clearances(p)?;
+            if cli.json {
+                return print_json(&r);
+            }
+            let t: Vec<Vec<String>> = r
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.day.clone(),
+                        shop(&x.shop_id),
+                        x.kiosk_id.clone(),
+                        x.totals.count.to_string(),
+                        yuan(x.totals.amount_fen),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["DAY", "SHOP", "KIOSK", "CLEARANCES", "TAKEN OUT ¥"], &t)
             );
         }
     }

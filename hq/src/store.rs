@@ -833,7 +833,9 @@ impl Store {
     /// Stores a kiosk's journal entries (phone numbers masked); repeats of a `seq` are
     /// ignored. Returns how many were new and the highest `seq` now held. What the kiosk's
     /// `detail` says of a refund voucher (`voucher_fen`) and of the money credited
-    /// (`credited_fen`) is kept beside the entry, for the reports and reconciliation.
+    /// (`credited_fen`) is kept beside the entry, for the reports and reconciliation (not
+    /// for a technician's service event, [`crate::service_log`]). A PIN pad lock
+    /// (`service_login_locked`) newly stored raises its alert in the same transaction.
     ///
     /// # Errors
     /// The database's.
@@ -843,9 +845,20 @@ impl Store {
         entries: &[boss_protocol::JournalEntry],
     ) -> Result<(u32, u64), StoreError> {
         let now = now_ms();
-        self.db.tx(|s| {
+        let (new, max, locks) = self.db.tx(|s| {
             let mut new = 0u32;
+            let mut locks = Vec::new();
             for e in entries {
+                // A technician's service event is no money: nothing of its detail counts as
+                // a voucher or a credit, whatever it says.
+                let service = crate::service_log::is_service_op(&e.op);
+                let detail_money = |key: &str| {
+                    if service {
+                        None
+                    } else {
+                        detail_fen(e.detail.as_deref(), key)
+                    }
+                };
                 let n = s.exec(
                     "INSERT INTO journal(kiosk_id, seq, txn_id, at_ms, day, op, msisdn_masked, \
                      amount_fen, state, detail, received_ms, voucher_fen, credited_fen) \
@@ -866,13 +879,25 @@ impl Store {
                         crate::recon::state_name(e.state).into(),
                         e.detail.clone().into(),
                         now.into(),
-                        detail_fen(e.detail.as_deref(), "voucher_fen")
-                            .unwrap_or(0)
-                            .into(),
-                        detail_fen(e.detail.as_deref(), "credited_fen").into(),
+                        detail_money("voucher_fen").unwrap_or(0).into(),
+                        detail_money("credited_fen").into(),
                     ],
                 )?;
                 new = new.saturating_add(u32::try_from(n).unwrap_or(0));
+                // A PIN pad lock newly stored raises its alert (a repeated seq does not).
+                if n == 1 && e.op == crate::service_log::LOGIN_LOCKED {
+                    let entry = crate::service_log::ServiceEntry::parse(
+                        i(e.seq),
+                        e.txn_id.as_str().to_owned(),
+                        e.at_ms,
+                        e.op.clone(),
+                        i(e.amount_fen),
+                        e.detail.as_deref(),
+                    );
+                    if crate::service_log::raise_pin_pad_locked(s, kiosk_id, &entry, now)? {
+                        locks.push(entry);
+                    }
+                }
             }
             let max = s
                 .one(
@@ -882,8 +907,17 @@ impl Store {
                 .map(|r| r.opt_i64(0))
                 .transpose()?
                 .flatten();
-            Ok((new, to_u64(max).unwrap_or(0)))
-        })
+            Ok::<_, StoreError>((new, to_u64(max).unwrap_or(0), locks))
+        })?;
+        for e in &locks {
+            tracing::warn!(
+                kiosk = %kiosk_id,
+                technician = e.technician.as_deref().unwrap_or("-"),
+                event = %e.txn_id,
+                "alert raised: service PIN pad locked"
+            );
+        }
+        Ok((new, max))
     }
 
     /// Highest journal `seq` held for a kiosk (what its next hello is told).

@@ -3,12 +3,16 @@
 //! and see the kiosk's answer, push a configuration (refused keys first) and see it applied
 //! by a simulated kiosk that verifies the signature, roll back, open each report and check
 //! that its chart shows the seeded numbers, switch to English, reconciliation and vouchers,
-//! the audit log. Screenshots of each page go to `out/console/`.
+//! technicians' visits uploaded by a kiosk over the real link (the kiosk page, the PIN pad
+//! alert, the clearance report), the audit log. Screenshots of each page go to `out/console/`.
 
 mod common;
 mod console_support;
 
-use common::{DbKind, each_db};
+use boss_protocol::{
+    JournalAccepted, JournalEntry, JournalUpload, Reply, Request, Response, TxnId, TxnState,
+};
+use common::{DbKind, Kiosk, each_db};
 use console_support::{
     Browser, ConsoleWorld, PASSWORD, SimKiosk, browser_available, seed_business,
 };
@@ -24,6 +28,177 @@ async fn mark(b: &Browser, chart: &str, series: Option<&str>, label: &str) -> i6
         .unwrap_or_else(|| panic!("{sel} has no value"))
         .parse()
         .unwrap_or_else(|e| panic!("{sel}: {e}"))
+}
+
+/// A service event as the kiosk uploads it with its journal.
+fn svc(seq: u64, at_ms: i64, op: &str, fen: u64, detail: serde_json::Value) -> JournalEntry {
+    JournalEntry {
+        seq,
+        txn_id: TxnId::new(format!("svc-{seq}")),
+        at_ms,
+        op: op.into(),
+        msisdn: None,
+        amount_fen: fen,
+        state: TxnState::Committed,
+        detail: Some(detail.to_string()),
+    }
+}
+
+async fn technician_visits(cw: &ConsoleWorld, b: &Browser, first: bool) {
+    let mut k = Kiosk::connect(cw.hq.addr, &cw.world.certs(), "K0003").await;
+    let t = telekiosk_hq::store::now_ms() - 20_000;
+    let up = JournalUpload {
+        entries: vec![
+            svc(
+                1,
+                t,
+                "service_login",
+                0,
+                serde_json::json!({"technician": "T-007"}),
+            ),
+            svc(
+                2,
+                t + 1_000,
+                "service_enter",
+                0,
+                serde_json::json!({"technician": "T-007"}),
+            ),
+            svc(
+                3,
+                t + 2_000,
+                "cash_box_clearance",
+                150_000,
+                serde_json::json!({"technician": "T-007", "notes": {"10000": 12, "5000": 6},
+                    "total_fen": 150_000, "since": null}),
+            ),
+            svc(
+                4,
+                t + 3_000,
+                "card_restock",
+                0,
+                serde_json::json!({"technician": "T-007", "added": 50, "bin_emptied": true,
+                    "stock": 80, "captured": ["89860012345678901234", "89860012345678901235"]}),
+            ),
+            svc(
+                5,
+                t + 4_000,
+                "service_test_camera",
+                0,
+                serde_json::json!({"technician": "T-007", "passed": false}),
+            ),
+            svc(
+                6,
+                t + 5_000,
+                "service_exit",
+                0,
+                serde_json::json!({"technician": "T-007", "state": "in_service", "faulty": []}),
+            ),
+            svc(
+                7,
+                t + 6_000,
+                "service_login_failed",
+                0,
+                serde_json::json!({"technician": "T-999", "failures": 4}),
+            ),
+            svc(
+                8,
+                t + 7_000,
+                "service_login_locked",
+                0,
+                serde_json::json!({"technician": "T-999", "failures": 5, "until_ms": t + 900_000}),
+            ),
+        ],
+    };
+    let r = k.call(Request::JournalUpload(up)).await.expect("upload");
+    assert!(
+        matches!(
+            r,
+            Reply::Ok(Response::JournalUpload(JournalAccepted { accepted: 8, .. }))
+        ),
+        "{r:?}"
+    );
+    drop(k);
+
+    b.goto(&cw.url("/kiosk/K0003")).await;
+    assert_eq!(
+        b.attr("#service-log tbody tr:first-child", "data-txn")
+            .await
+            .as_deref(),
+        Some("svc-8"),
+        "newest first"
+    );
+    let row = b.text("#service-log tr[data-op=cash_box_clearance]").await;
+    for part in ["清机", "T-007", "¥1,500.00", "¥100.00 × 12", "¥50.00 × 6"] {
+        assert!(row.contains(part), "{part} in the clearance row: {row}");
+    }
+    let restock = b.text("#service-log tr[data-op=card_restock]").await;
+    assert!(
+        restock.contains("放入 50 张") && restock.contains("2 张废卡"),
+        "{restock}"
+    );
+    assert!(
+        b.text("#service-log tr[data-op=service_test_camera]")
+            .await
+            .contains("未通过")
+    );
+    let locked = b
+        .text("#service-log tr[data-op=service_login_locked]")
+        .await;
+    assert!(
+        locked.contains("T-999") && locked.contains("连续错误 5 次"),
+        "{locked}"
+    );
+    // The transactions table holds the forwarded ones, never a service event.
+    let txns = b.text("#txns").await;
+    assert!(
+        txns.contains("T-1104-2") && !txns.contains("svc-"),
+        "{txns}"
+    );
+    if first {
+        b.shot("15-technician-visits").await;
+    }
+    b.submit("#lang-switch", "html[lang=en]").await;
+    let row = b.text("#service-log tr[data-op=cash_box_clearance]").await;
+    assert!(
+        row.contains("Cash box clearance") && row.contains("took out ¥1,500.00"),
+        "{row}"
+    );
+    b.submit("#lang-switch", "html[lang=zh-CN]").await;
+
+    // The locked PIN pad is an open alert naming the kiosk and the id typed.
+    b.goto(&cw.url("/fleet")).await;
+    let alerts = b.text("#alerts").await;
+    assert!(
+        alerts.contains("维护密码键盘锁定") && alerts.contains("K0003") && alerts.contains("T-999"),
+        "{alerts}"
+    );
+
+    // The clearance report: S02's ¥1,500 in the chart and the table, and as CSV.
+    let day = telekiosk_hq::store::today();
+    let q = format!("?from={day}&to={day}");
+    b.goto(&cw.url(&format!("/reports/clearances{q}"))).await;
+    assert_eq!(
+        mark(b, "chart-clearances", None, "S02 王府井营业厅").await,
+        150_000
+    );
+    let t = b.text("#report").await;
+    assert!(t.contains("K0003") && t.contains("¥1,500.00"), "{t}");
+    if first {
+        b.shot("16-report-clearances").await;
+    }
+    let mut h = cw.http();
+    h.sign_in("admin", PASSWORD).await;
+    let csv = h.get(&format!("/reports/clearances{q}&format=csv")).await;
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#""日期","营业厅","终端","清机次数","取出金额""#.to_owned(),
+            format!(r#""{day}","S02","K0003","1","1500.00""#),
+            r#""合计","","","1","1500.00""#.to_owned(),
+        ]
+    );
 }
 
 async fn scenario(db: DbKind) {
@@ -300,6 +475,11 @@ async fn scenario(db: DbKind) {
             .contains("已兑付")
     );
     shot("13-reconciliation").await;
+
+    // Technicians' visits: K0003 uploads its service log over the real link; the kiosk's
+    // page lists them newest first, the PIN pad lock is an open alert on the fleet page,
+    // and the clearance has its report (table, chart, CSV).
+    technician_visits(&cw, &b, first).await;
 
     // The audit log names who did each act.
     b.goto(&cw.url("/audit")).await;

@@ -1,7 +1,7 @@
 //! The fleet page (every kiosk's state at a glance, open alerts on top, filters by shop and
 //! state) and a kiosk's page (devices, cash box by denomination, card stock, screen,
-//! configuration, recent transactions masked, and the acts lock / unlock / diagnostics with
-//! the kiosk's answer).
+//! configuration, technicians' visits, recent transactions masked, and the acts lock /
+//! unlock / diagnostics with the kiosk's answer).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -13,9 +13,13 @@ use super::view::{self, Nav, when, yuan};
 use super::{Ctx, Fields, Lang, Signed, Web, WebError, html, see_other};
 use crate::alerts::Alert;
 use crate::fleet::{KioskView, Target};
+use crate::service_log::{ServiceDetail, ServiceEntry};
 
 /// Kiosks per fleet page.
 pub const PAGE_SIZE: usize = 100;
+
+/// Service events on a kiosk's page (technicians' visits, newest first).
+pub const SERVICE_LOG_SIZE: u32 = 30;
 
 /// A kiosk's state at a glance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,8 +366,14 @@ pub async fn kiosk_page(
     let l = ctx.lang;
     let k = visible_kiosk(&web, &signed, l, &id).await?;
     let kid = id.clone();
-    let (pushes, txns) = web
-        .run(move |s| Ok((s.pushes(&kid, 20)?, s.kiosk_txns(&kid, 30)?)))
+    let (pushes, txns, visits) = web
+        .run(move |s| {
+            Ok((
+                s.pushes(&kid, 20)?,
+                s.kiosk_txns(&kid, 30)?,
+                s.kiosk_service_log(&kid, SERVICE_LOG_SIZE)?,
+            ))
+        })
         .await?;
     let st = state_of(&k, l);
     let can_act = signed.acts_on_shop(k.shop_id.as_deref());
@@ -478,6 +488,8 @@ pub async fn kiosk_page(
                 } }
             }
         }
+        h2 { (l.t("维护记录", "Technician visits")) }
+        (service_log_table(l, &visits))
         h2 { (l.t("最近交易", "Recent transactions")) }
         @if txns.is_empty() { p.muted { (l.t("没有交易", "No transactions")) } } @else {
             table #txns {
@@ -501,6 +513,127 @@ pub async fn kiosk_page(
         &format!("{} {}", l.t("终端", "Kiosk"), k.kiosk_id),
         body,
     )))
+}
+
+/// A service event in a few words: what a clearance took out, what a restock put in, a
+/// self-test's result, a sign-in's failures, the state service mode left the kiosk in.
+#[must_use]
+pub fn service_summary(l: Lang, e: &ServiceEntry) -> String {
+    let n = |x: Option<u64>| x.map_or_else(|| "?".to_owned(), |v| v.to_string());
+    match &e.detail {
+        ServiceDetail::Clearance { notes, since_ms } => {
+            let mut out = format!("{} {}", l.t("取出", "took out"), yuan(e.amount_fen));
+            if !notes.is_empty() {
+                let each: Vec<String> = notes
+                    .iter()
+                    .map(|(d, c)| format!("{} × {c}", yuan(i64::try_from(*d).unwrap_or(i64::MAX))))
+                    .collect();
+                out.push_str(l.t("：", ": "));
+                out.push_str(&each.join(l.t("，", ", ")));
+            }
+            if let Some(ms) = since_ms {
+                out.push_str(&format!(
+                    " {}{}{}",
+                    l.t("（自 ", "(since "),
+                    when(Some(*ms)),
+                    l.t(" 起）", ")")
+                ));
+            }
+            out
+        }
+        ServiceDetail::Restock {
+            added,
+            stock,
+            bin_emptied,
+            captured,
+        } => {
+            let mut out = match l {
+                Lang::Zh => format!("放入 {} 张，现有 {} 张", n(*added), n(*stock)),
+                Lang::En => format!("{} cards added, {} in stock", n(*added), n(*stock)),
+            };
+            let bin = match (bin_emptied, l) {
+                (Some(true), Lang::Zh) => {
+                    Some(format!("；清空废卡箱（{} 张废卡）", captured.len()))
+                }
+                (Some(true), Lang::En) => Some(format!(
+                    "; reject bin emptied ({} captured cards)",
+                    captured.len()
+                )),
+                (Some(false), Lang::Zh) => {
+                    Some(format!("；废卡箱未清空（{} 张废卡）", captured.len()))
+                }
+                (Some(false), Lang::En) => Some(format!(
+                    "; reject bin not emptied ({} captured cards)",
+                    captured.len()
+                )),
+                (None, _) => None,
+            };
+            out.push_str(&bin.unwrap_or_default());
+            out
+        }
+        ServiceDetail::SelfTest { passed } => match passed {
+            Some(true) => l.t("通过", "passed").to_owned(),
+            Some(false) => l.t("未通过", "failed").to_owned(),
+            None => "-".to_owned(),
+        },
+        ServiceDetail::LoginFailed { failures } => match (failures, l) {
+            (Some(f), Lang::Zh) => format!("连续错误 {f} 次"),
+            (Some(f), Lang::En) => format!("{f} wrong in a row"),
+            (None, _) => "-".to_owned(),
+        },
+        ServiceDetail::LoginLocked { failures, until_ms } => {
+            let mut out = match (failures, l) {
+                (Some(f), Lang::Zh) => format!("连续错误 {f} 次，"),
+                (Some(f), Lang::En) => format!("{f} wrong PINs, "),
+                (None, _) => String::new(),
+            };
+            out.push_str(l.t("锁定至 ", "locked until "));
+            out.push_str(&when(*until_ms));
+            out
+        }
+        ServiceDetail::Exit { state, faulty } => {
+            let mut out = match state.as_deref() {
+                Some("in_service") => l.t("恢复服务", "back in service").to_owned(),
+                Some("out_of_service") => l.t("暂停服务", "left out of service").to_owned(),
+                Some(other) => other.to_owned(),
+                None => "-".to_owned(),
+            };
+            if !faulty.is_empty() {
+                let names: Vec<String> = faulty.iter().map(|d| l.device(d)).collect();
+                out.push_str(l.t("；故障设备：", "; faulty: "));
+                out.push_str(&names.join(l.t("、", ", ")));
+            }
+            out
+        }
+        _ => String::new(),
+    }
+}
+
+fn service_log_table(l: Lang, visits: &[ServiceEntry]) -> Markup {
+    html! {
+        @if visits.is_empty() {
+            p.muted #no-service-log { (l.t("没有维护记录", "No technician visits")) }
+        } @else {
+            table #service-log {
+                thead { tr {
+                    th { (l.t("时间", "When")) } th { (l.t("维护人员", "Technician")) }
+                    th { (l.t("操作", "What")) } th { (l.t("说明", "Summary")) }
+                } }
+                tbody { @for e in visits {
+                    tr data-op=(e.op) data-txn=(e.txn_id) {
+                        td { (when(Some(e.at_ms))) }
+                        td.mono { (e.technician.as_deref().unwrap_or("-")) }
+                        td { @match &e.detail {
+                            ServiceDetail::SelfTest { passed: Some(false) } => span.badge.warn { (l.op(&e.op)) },
+                            ServiceDetail::LoginLocked { .. } => span.badge.warn { (l.op(&e.op)) },
+                            _ => (l.op(&e.op)),
+                        } }
+                        td { (service_summary(l, e)) }
+                    }
+                } }
+            }
+        }
+    }
 }
 
 async fn act(web: &Web, ctx: &Ctx, id: &str, form: &Fields) -> Result<Signed, WebError> {
@@ -595,4 +728,75 @@ pub async fn diagnostics(
         "/kiosk/{}?done=diagnostics",
         view::url_encode(&id)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(op: &str, amount: i64, detail: &str) -> ServiceEntry {
+        ServiceEntry::parse(1, "svc-1".into(), 0, op.into(), amount, Some(detail))
+    }
+
+    #[test]
+    fn service_events_are_summed_up_in_both_languages() {
+        let c = entry(
+            "cash_box_clearance",
+            150_000,
+            r#"{"technician": "T1", "notes": {"10000": 12, "5000": 6}, "total_fen": 150000}"#,
+        );
+        assert_eq!(
+            service_summary(Lang::Zh, &c),
+            "取出 ¥1,500.00：¥100.00 × 12，¥50.00 × 6"
+        );
+        assert_eq!(
+            service_summary(Lang::En, &c),
+            "took out ¥1,500.00: ¥100.00 × 12, ¥50.00 × 6"
+        );
+        let r = entry(
+            "card_restock",
+            0,
+            r#"{"added": 50, "bin_emptied": true, "stock": 80, "captured": ["89860001", "89860002"]}"#,
+        );
+        assert_eq!(
+            service_summary(Lang::En, &r),
+            "50 cards added, 80 in stock; reject bin emptied (2 captured cards)"
+        );
+        assert_eq!(
+            service_summary(Lang::Zh, &r),
+            "放入 50 张，现有 80 张；清空废卡箱（2 张废卡）"
+        );
+        assert_eq!(
+            service_summary(
+                Lang::En,
+                &entry("service_test_note", 0, r#"{"passed": false}"#)
+            ),
+            "failed"
+        );
+        assert_eq!(
+            service_summary(
+                Lang::Zh,
+                &entry("service_login_failed", 0, r#"{"failures": 2}"#)
+            ),
+            "连续错误 2 次"
+        );
+        assert_eq!(
+            service_summary(
+                Lang::En,
+                &entry(
+                    "service_exit",
+                    0,
+                    r#"{"state": "out_of_service", "faulty": ["bill_acceptor"]}"#
+                )
+            ),
+            "left out of service; faulty: Bill acceptor"
+        );
+        // Nothing known: nothing made up.
+        assert_eq!(
+            service_summary(Lang::En, &entry("card_restock", 0, "{}")),
+            "? cards added, ? in stock"
+        );
+        assert_eq!(Lang::En.op("service_wipe"), "Service event (service_wipe)");
+        assert_eq!(Lang::Zh.op("service_login_locked"), "密码键盘锁定");
+    }
 }

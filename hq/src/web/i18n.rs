@@ -58,10 +58,32 @@ impl Lang {
             "cancel_order" => ("撤单", "Order cancelled"),
             "refund_voucher" => ("退款凭条", "Refund voucher"),
             "card_restock" => ("放卡维护", "Card restock"),
+            "cash_box_clearance" => ("清机", "Cash box clearance"),
+            "service_login" => ("维护人员登录", "Technician signed in"),
+            "service_login_failed" => (
+                "登录失败（工号或密码错误）",
+                "Sign-in failed (wrong id or PIN)",
+            ),
+            "service_login_locked" => ("密码键盘锁定", "PIN pad locked"),
+            "service_enter" => ("进入维护模式", "Service mode started"),
+            "service_enter_wait" => ("等待当前顾客后进入维护", "Waiting for the current customer"),
+            "service_exit" => ("退出维护模式", "Service mode ended"),
+            "service_test_receipt" => ("自检：凭条打印机", "Self-test: receipt printer"),
+            "service_test_note" => ("自检：纸币识别器", "Self-test: bill acceptor"),
+            "service_test_card" => ("自检：发卡机", "Self-test: card dispenser"),
+            "service_test_id_card" => ("自检：身份证阅读器", "Self-test: ID card reader"),
+            "service_test_camera" => ("自检：摄像头", "Self-test: camera"),
             "config_bundle" => ("配置下发", "Configuration"),
             "lock" => ("锁定", "Lock"),
             "unlock" => ("解锁", "Unlock"),
             "diagnostics_request" => ("诊断", "Diagnostics"),
+            // A service event this console does not know yet: shown as one, by its name.
+            other if other.starts_with("service_test_") => {
+                return format!("{} ({other})", self.t("自检", "Self-test"));
+            }
+            other if other.starts_with("service_") => {
+                return format!("{} ({other})", self.t("维护操作", "Service event"));
+            }
             other => return other.to_owned(),
         };
         self.t(zh, en).to_owned()
@@ -96,6 +118,7 @@ impl Lang {
             "cash_box_near_full" => ("钱箱将满", "Cash box nearly full"),
             "card_stock_low" => ("卡量不足", "Card stock low"),
             "reconciliation_mismatch" => ("对账不平", "Reconciliation mismatch"),
+            "pin_pad_locked" => ("维护密码键盘锁定", "Service PIN pad locked"),
             other => return other.to_owned(),
         };
         self.t(zh, en).to_owned()

@@ -1,7 +1,7 @@
 //! Head office's web console (自助系统管理台): server-rendered HTML over the same store the
 //! command line uses — sign-in with roles, the fleet, a kiosk and its acts, configuration
-//! bundles and their rollout, the six reports with SVG charts and CSV, reconciliation and
-//! refund vouchers, the audit log. Chinese first, English on a switch; no JavaScript needed.
+//! bundles and their rollout, the six reports and the cash box clearances with SVG charts
+//! and CSV, reconciliation and refund vouchers, the audit log. Chinese first, English on a switch; no JavaScript needed.
 //!
 //! Served by `telekiosk-hq serve` on its own plain-HTTP listener (loopback by default; HTTPS
 //! comes from a reverse proxy, `[console] behind_tls` then marks the cookies `Secure`).

@@ -1,5 +1,5 @@
-//! The six reports of the seed paper's system, each as a table, a chart and CSV, for one
-//! shop or several and any date range:
+//! The six reports of the seed paper's system and the cash box clearances, each as a table,
+//! a chart and CSV, for one shop or several and any date range:
 //!
 //! | kind | report | chart |
 //! |---|---|---|
@@ -9,9 +9,11 @@
 //! | `payments` | prepaid top-ups vs arrears payments | pie |
 //! | `services` | business by service type | pie |
 //! | `bands` | payments by amount band | bars |
+//! | `clearances` | cash box clearances (清机) per day and kiosk: how many, total taken out | bars by shop |
 //!
 //! Money counts the money-in transactions the server forwarded and the operator committed,
-//! by the Beijing day they were committed ([`crate::reports`]).
+//! by the Beijing day they were committed ([`crate::reports`]). Clearances are no business:
+//! they come from the kiosks' uploaded journals ([`crate::service_log`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -24,11 +26,20 @@ use super::chart::{self, Series, Unit};
 use super::view::{self, Nav, yuan, yuan_csv};
 use super::{Ctx, Fields, Lang, Signed, Web, WebError, html};
 use crate::reports::{Period, Totals};
+use crate::service_log::ClearanceRow;
 use crate::store::{CST, format_day, parse_day};
 use crate::store_console::{Cell, CellDims, Role, band_label};
 
 /// The report kinds, in the order of the tabs.
-pub const KINDS: [&str; 6] = ["daily", "period", "months", "payments", "services", "bands"];
+pub const KINDS: [&str; 7] = [
+    "daily",
+    "period",
+    "months",
+    "payments",
+    "services",
+    "bands",
+    "clearances",
+];
 
 fn title(l: Lang, kind: &str) -> &'static str {
     match kind {
@@ -38,6 +49,7 @@ fn title(l: Lang, kind: &str) -> &'static str {
         "payments" => l.t("预存与缴欠费", "Prepaid vs arrears"),
         "services" => l.t("业务类型", "By service"),
         "bands" => l.t("金额区间", "By amount band"),
+        "clearances" => l.t("清机记录", "Cash box clearances"),
         _ => "",
     }
 }
@@ -246,6 +258,15 @@ pub async fn report_page(
             }
             total_row(&mut t, l, 2, rows.iter().map(|r| &r.totals));
             (t, svg)
+        }
+        "clearances" => {
+            let rows: Vec<_> = web
+                .run(move |s| s.report_clearances(&p))
+                .await?
+                .into_iter()
+                .filter(|r| keep(&r.shop_id))
+                .collect();
+            clearances(l, &rows, &shop_label)
         }
         _ => {
             let dims = CellDims {
@@ -619,6 +640,53 @@ fn bands(l: Lang, cells: &[Cell], shop_label: &Label<'_>, no_data: &str) -> (Tab
             yuan_csv(c.amount_fen),
         ]);
     }
+    (t, svg)
+}
+
+fn clearances(l: Lang, rows: &[ClearanceRow], shop_label: &Label<'_>) -> (Table, String) {
+    let mut by_shop: BTreeMap<Option<String>, i64> = BTreeMap::new();
+    for r in rows {
+        *by_shop.entry(r.shop_id.clone()).or_default() += r.totals.amount_fen;
+    }
+    let svg = chart::bars(
+        "chart-clearances",
+        title(l, "clearances"),
+        &by_shop.keys().map(shop_label).collect::<Vec<_>>(),
+        &[Series {
+            name: l.t("取出金额", "Taken out").to_owned(),
+            values: by_shop.values().copied().collect(),
+        }],
+        Unit::Fen,
+        l.t("所选范围内没有清机", "No clearances in this range"),
+    );
+    let mut t = Table {
+        head: vec![
+            l.t("日期", "Day"),
+            l.t("营业厅", "Shop"),
+            l.t("终端", "Kiosk"),
+            l.t("清机次数", "Clearances"),
+            l.t("取出金额", "Taken out"),
+        ],
+        num: vec![false, false, false, true, true],
+        ..Table::default()
+    };
+    for r in rows {
+        t.rows.push(vec![
+            r.day.clone(),
+            shop_label(&r.shop_id),
+            r.kiosk_id.clone(),
+            r.totals.count.to_string(),
+            yuan(r.totals.amount_fen),
+        ]);
+        t.csv.push(vec![
+            r.day.clone(),
+            r.shop_id.clone().unwrap_or_default(),
+            r.kiosk_id.clone(),
+            r.totals.count.to_string(),
+            yuan_csv(r.totals.amount_fen),
+        ]);
+    }
+    total_row(&mut t, l, 3, rows.iter().map(|r| &r.totals));
     (t, svg)
 }
 
