@@ -36,6 +36,9 @@ fn diag_simulated_json_reports_fields_and_writes_a_decodable_snapshot() {
     );
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(report["device"], "camera");
+    assert_eq!(report["verdict"], "healthy");
+    assert_eq!(report["exit_status"], 0);
     assert_eq!(report["source"], "simulated");
     assert_eq!(report["width"], 320);
     assert_eq!(report["height"], 240);
@@ -59,29 +62,68 @@ fn diag_text_report_names_the_verdict() {
     let out = telekiosk(&["diag", "camera", "--simulated"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("resolution:  640x480"), "{text}");
-    assert!(text.contains("quality:     OK"), "{text}");
-    assert!(text.contains("snapshot:    not written"), "{text}");
+    assert!(text.starts_with("camera on simulated\n"), "{text}");
+    assert!(text.contains("\n  resolution:       640x480\n"), "{text}");
+    assert!(text.contains("\n  quality:          OK\n"), "{text}");
+    assert!(text.contains("\n  snapshot:         not written"), "{text}");
+    assert!(
+        text.ends_with("  result:           healthy (exit status 0)\n"),
+        "{text}"
+    );
 }
 
 #[test]
 fn diag_missing_device_fails_with_a_clear_reason() {
     let out = telekiosk(&["diag", "camera", "--device", "/dev/video99"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("camera unavailable"), "{err}");
-    assert!(err.contains("/dev/video99"), "{err}");
-    assert!(out.stdout.is_empty(), "no report without a frame");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "cannot be reached, like every device"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("camera on /dev/video99\n"), "{text}");
+    assert_eq!(
+        text.matches("no camera at /dev/video99").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("/dev/v4l/by-id/"), "{text}");
+    assert!(text.contains("result:           NOT reached"), "{text}");
 }
 
 #[test]
 fn diag_missing_device_json_carries_the_error() {
     let out = telekiosk(&["diag", "camera", "--device", "/dev/video99", "--json"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["device"], "camera");
+    assert_eq!(report["port"], "/dev/video99");
     assert_eq!(report["source"], "v4l2:/dev/video99");
-    let error = report["error"].as_str().expect("error text");
-    assert!(error.contains("no camera at /dev/video99"), "{error}");
+    assert_eq!(report["verdict"], "unreachable");
+    assert_eq!(report["problems"][0]["code"], "no_such_device");
+    assert_eq!(
+        report["problems"][0]["message"],
+        "no camera at /dev/video99"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no camera at /dev/video99"), "{stderr}");
+}
+
+#[test]
+fn diag_on_a_file_says_it_is_not_a_video_device() {
+    let file = temp_path("not-a-camera");
+    std::fs::write(&file, "").expect("temp file");
+    let out = telekiosk(&[
+        "diag",
+        "camera",
+        "--device",
+        file.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["problems"][0]["code"], "not_a_video_device");
 }
 
 #[test]

@@ -94,6 +94,8 @@ fn healthy_dispenser_reports_status_and_reads_an_iccid() {
     let (code, json, stderr) = diag(&sim.path, &["--read-iccid"]);
     assert_eq!(code, 0, "{json} {stderr}");
     assert_eq!(json["healthy"], true);
+    assert_eq!(json["verdict"], "healthy");
+    assert_eq!(json["problems"], serde_json::json!([]));
     assert_eq!(json["stacker"], "enough");
     assert_eq!(json["reject_bin_full"], false);
     assert_eq!(json["card_position"], "none");
@@ -127,10 +129,18 @@ fn a_2g_sim_is_read_too() {
 fn empty_stacker_fails_with_its_exit_code() {
     let sim = Sim::start(&["--cards", "0"]);
     let (code, json, stderr) = diag(&sim.path, &[]);
-    assert_eq!(code, 3, "{json}");
+    assert_eq!(code, 1, "{json}");
     assert_eq!(json["healthy"], false);
+    assert_eq!(json["verdict"], "not_healthy");
     assert_eq!(json["stacker"], "empty");
     assert_eq!(json["problems"][0]["code"], "stacker_empty");
+    assert_eq!(json["problems"][0]["kind"], "device");
+    assert!(
+        json["problems"][0]["action"]
+            .as_str()
+            .is_some_and(|a| a.contains("restock")),
+        "{json}"
+    );
     assert!(stderr.contains("stacker is empty"), "{stderr}");
 }
 
@@ -140,20 +150,74 @@ fn jam_reject_full_and_no_answer_have_their_exit_codes() {
     std::fs::write(&script, "# a jammed channel\njam\n").unwrap();
     let mut sim = Sim::start(&["--script", script.to_str().unwrap()]);
     let (code, json, _) = diag(&sim.path, &[]);
-    assert_eq!(code, 5, "{json}");
+    assert_eq!(code, 1, "{json}");
     assert_eq!(json["problems"][0]["code"], "jam");
+    // One problem per cause, even when every command answers "jam".
+    let codes: Vec<&str> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["code"].as_str())
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == "jam").count(), 1, "{json}");
 
     sim.control("clear-jam");
     sim.control("reject-full");
     let (code, json, _) = diag(&sim.path, &[]);
-    assert_eq!(code, 4, "{json}");
+    assert_eq!(code, 1, "{json}");
     assert_eq!(json["reject_bin_full"], true);
+    assert_eq!(json["problems"][0]["code"], "reject_bin_full");
 
     sim.control("silent 100");
     let (code, json, _) = diag(&sim.path, &[]);
     assert_eq!(code, 2, "{json}");
+    assert_eq!(json["verdict"], "unreachable");
     assert_eq!(json["problems"][0]["code"], "no_answer");
+    assert!(
+        json["problems"][0]["action"]
+            .as_str()
+            .is_some_and(|a| a.contains("--address") && a.contains("--baud")),
+        "{json}"
+    );
     let _ = std::fs::remove_file(script);
+}
+
+#[test]
+fn a_port_the_kiosk_holds_is_named_in_use() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let enter = rt.enter();
+    let pty = devio::Pty::new(devio::LineSettings::n81(9600)).unwrap();
+    let path = pty.path().to_string_lossy().into_owned();
+    let _held = devio::open_serial(&path, devio::LineSettings::n81(9600)).unwrap();
+    drop(enter);
+    let (code, json, stderr) = diag(&path, &[]);
+    assert_eq!(code, 2, "{json}");
+    assert_eq!(json["device"], "dispenser");
+    assert_eq!(json["port"], path.as_str());
+    assert_eq!(json["problems"][0]["code"], "port_in_use");
+    assert!(
+        json["problems"][0]["action"]
+            .as_str()
+            .is_some_and(|a| a.contains("telekiosk service status")),
+        "{json}"
+    );
+    assert_eq!(
+        stderr.matches("probably the running kiosk").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_port_exits_2_like_every_device() {
+    let (code, json, _) = diag("/dev/telekiosk-no-such-port", &[]);
+    assert_eq!(code, 2);
+    assert_eq!(json["exit_status"], 2);
+    assert_eq!(
+        json["problems"][0]["message"],
+        "/dev/telekiosk-no-such-port does not exist"
+    );
+    assert_eq!(json["problems"][0]["cause"], serde_json::Value::Null);
 }
 
 /// Against a real CRT-591: `TELEKIOSK_DISPENSER_PORT=/dev/ttyS1 cargo test -p telekiosk

@@ -247,6 +247,7 @@ fn diag_reads_every_card_type_masked() {
             String::from_utf8_lossy(&out.stderr)
         );
         let v = json(&out);
+        assert_eq!(v["verdict"], "healthy", "{fixture}");
         assert_eq!(v["card_type"], kind, "{fixture}");
         assert_eq!(v["name_masked"], name, "{fixture}");
         assert_eq!(v["id_number_masked"], number, "{fixture}");
@@ -285,7 +286,16 @@ fn diag_reads_every_card_type_masked() {
     let out = sim.diag(&["--wait", "20"]);
     assert!(out.status.success());
     assert_no_secrets(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("王**"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\n  name masked:      王**\n"), "{stdout}");
+    assert!(
+        stdout.contains("\n  id number masked: 110101********1233\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("  result:           healthy (exit status 0)\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -294,22 +304,33 @@ fn no_card_and_faults_exit_non_zero_with_a_reason() {
     let out = sim.diag(&["--json", "--wait", "1"]);
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(json(&out)["error"], "no_card");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no card"));
+    let v = json(&out);
+    assert_eq!(v["verdict"], "test_not_passed");
+    assert_eq!(v["problems"][0]["code"], "no_card");
+    // The reader itself answered: its SAM is in the report.
+    assert_eq!(v["sam_id"], "05.01-20101028-0001234567-0089012345");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("put an ID card flat on the reader within 1 s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no card"), "{stderr}");
 
     sim.control("error sam", "fault");
     let out = sim.diag(&["--wait", "1"]);
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SAM"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("security module (SAM) failed"), "{stdout}");
+    assert!(stdout.contains("result:           NOT healthy"), "{stdout}");
 
     sim.control("error bad_checksum", "fault");
     sim.control("place resident", "placed");
@@ -317,21 +338,83 @@ fn no_card_and_faults_exit_non_zero_with_a_reason() {
     assert_no_secrets(&out);
     assert_eq!(
         out.status.code(),
-        Some(4),
+        Some(2),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(json(&out)["error"], "reader_fault");
+    assert_eq!(json(&out)["problems"][0]["code"], "corrupted_replies");
 
     sim.control("error read", "fault");
     let out = sim.diag(&["--json", "--wait", "10"]);
     assert_eq!(
         out.status.code(),
-        Some(5),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(json(&out)["error"], "read_failed");
+    assert_eq!(json(&out)["problems"][0]["code"], "read_failed");
+    assert_no_secrets(&out);
+}
+
+#[test]
+fn another_device_gets_one_clear_answer_quickly() {
+    // A bill acceptor's simulator: it never answers SAM_V frames.
+    let mut bill = Command::new(BIN)
+        .args(["sim", "bill"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the bill simulator");
+    let mut stdout = BufReader::new(bill.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let path = first.rsplit(" on ").next().unwrap().trim().to_owned();
+    // Keep draining its output so that it keeps running.
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    let started = std::time::Instant::now();
+    let out = Command::new(BIN)
+        .args(["diag", "idcard", "--port", &path])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let _ = bill.kill();
+    let _ = bill.wait();
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("WARN"), "raw log lines: {stderr}");
+    assert!(
+        stdout.contains(&format!("nothing answered on {path}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--baud"), "{stdout}");
+    assert_eq!(stdout.matches("  problem:").count(), 1, "{stdout}");
+}
+
+#[test]
+fn a_port_the_kiosk_holds_is_named_in_use() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let enter = rt.enter();
+    let pty = devio::Pty::new(devio::LineSettings::n81(115_200)).unwrap();
+    let path = pty.path().to_string_lossy().into_owned();
+    let _held = devio::open_serial(&path, devio::LineSettings::n81(115_200)).unwrap();
+    drop(enter);
+    let out = Command::new(BIN)
+        .args(["diag", "idcard", "--port", &path, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["device"], "idcard");
+    assert_eq!(v["problems"][0]["code"], "port_in_use");
+    assert!(
+        v["problems"][0]["action"]
+            .as_str()
+            .is_some_and(|a| a.contains("telekiosk service test-id-card")),
+        "{v}"
+    );
 }
 
 #[test]

@@ -114,6 +114,8 @@ fn status_and_test_page_through_the_simulator() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = json(&out);
+    assert_eq!(report["device"], "printer");
+    assert_eq!(report["verdict"], "healthy");
     assert_eq!(report["online"], true);
     assert_eq!(report["paper"], "ok");
     assert_eq!(report["cover_open"], false);
@@ -158,6 +160,16 @@ fn paper_out_fails_the_diagnostic_with_the_reason() {
     assert_eq!(report["paper"], "out");
     assert_eq!(report["online"], false);
     assert_eq!(report["test_page"], "paper_out");
+    // Paper out is one problem, not also "test page not printed: paper out".
+    assert_eq!(
+        report["problems"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert_eq!(
+        report["problems"][0]["message"],
+        "printer not ready: paper out"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("paper out"), "{stderr}");
 }
@@ -178,6 +190,12 @@ fn paper_running_out_mid_page_is_not_printed() {
     let report = json(&out);
     assert_eq!(report["test_page"], "paper_out");
     assert_eq!(report["paper"], "out");
+    assert_eq!(
+        report["problems"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert_eq!(report["problems"][0]["code"], "test_page_interrupted");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("interrupted"), "{stderr}");
 
@@ -187,21 +205,98 @@ fn paper_running_out_mid_page_is_not_printed() {
     assert!(!text.contains("[QR:"));
 }
 
+/// A pseudo-terminal nobody answers on, optionally held open by this process as the
+/// running kiosk holds its printer (tokio-serial needs a runtime to create it).
+struct Port {
+    path: String,
+    _held: Option<devio::SerialStream>,
+    _pty: devio::Pty,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn pty(held: bool) -> Port {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let enter = rt.enter();
+    let pty = devio::Pty::new(devio::LineSettings::n81(9600)).unwrap();
+    let path = pty.path().to_string_lossy().into_owned();
+    let held = held.then(|| devio::open_serial(&path, devio::LineSettings::n81(9600)).unwrap());
+    drop(enter);
+    Port {
+        path,
+        _held: held,
+        _pty: pty,
+        _rt: rt,
+    }
+}
+
 #[test]
 fn silent_port_exits_2() {
-    // A pseudo-terminal nobody answers on (tokio-serial needs a runtime to create it).
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _enter = rt.enter();
-    let pty = devio::Pty::new(devio::LineSettings::n81(9600)).unwrap();
-    let out = diag(&pty.path().to_string_lossy(), &["--json"]);
+    let port = pty(false);
+    let started = std::time::Instant::now();
+    let out = diag(&port.path, &["--json"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
+    let report = json(&out);
+    assert_eq!(report["verdict"], "unreachable");
+    let problem = &report["problems"][0];
+    assert_eq!(problem["code"], "no_answer");
+    assert_eq!(
+        problem["message"],
+        format!(
+            "nothing answered the status request (DLE EOT) on {}",
+            port.path
+        )
+    );
     assert!(
-        json(&out)["error"]
+        problem["cause"]
             .as_str()
             .unwrap()
             .contains("did not answer")
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("did not answer"));
+    assert!(problem["action"].as_str().unwrap().contains("--baud"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing answered"));
+}
+
+#[test]
+fn a_port_the_kiosk_holds_is_named_in_use_once() {
+    let port = pty(true);
+    let out = diag(&port.path, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        all.matches("is in use by another program, probably the running kiosk")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert!(all.contains("telekiosk service test-receipt"), "{all}");
+    // The cause once, not "Unable to acquire exclusive lock …: Unable to acquire …".
+    assert!(all.matches("exclusive lock").count() <= 1, "{all}");
+    assert!(stdout.contains("result:           NOT reached"), "{stdout}");
+
+    // --json: one object on standard output even though the port never opened.
+    let out = diag(&port.path, &["--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report = json(&out);
+    assert_eq!(report["device"], "printer");
+    assert_eq!(report["healthy"], false);
+    assert_eq!(report["problems"][0]["code"], "port_in_use");
+}
+
+#[test]
+fn a_file_is_not_a_serial_port() {
+    let dir = tempfile_dir("file");
+    let file = dir.join("not-a-port");
+    std::fs::write(&file, "").unwrap();
+    let out = diag(file.to_str().unwrap(), &["--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report = json(&out);
+    assert_eq!(
+        report["problems"][0]["message"],
+        format!("{} is not a serial port (a regular file)", file.display())
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("typewriter"));
 }
 
 #[test]
@@ -218,8 +313,21 @@ fn open_cover_is_reported_in_plain_text() {
     let out = diag(&sim.path, &[]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("cover:      open"), "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cover open"));
+    assert!(
+        stdout.starts_with(&format!("receipt printer on {}\n", sim.path)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n  cover:            open\n"), "{stdout}");
+    assert_eq!(
+        stdout.matches("printer not ready: cover open").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(stdout.contains("what to do:") && stdout.contains("close the paper cover"));
+    assert!(
+        stdout.ends_with("  result:           NOT healthy (exit status 1)\n"),
+        "{stdout}"
+    );
 }
 
 /// Forwards the lines of a child's pipe to a channel.

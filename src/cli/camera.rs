@@ -11,11 +11,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use camera::{
     Camera, CameraConfig, CameraError, PixelFormat, QualityIssue, QualityReport, Resolution,
-    SourceConfig, SourceInfo,
+    SourceConfig, SourceInfo, Unavailable,
 };
 use serde::Serialize;
 
-/// Exit status when the camera is missing or gives no frame.
+use super::report::{self, Problem, Report, on_running_kiosk};
+
+/// Exit status of `sim camera` when the simulated camera gives no frame.
 const EXIT_NO_FRAME: u8 = 1;
 
 #[derive(Debug, clap::Args)]
@@ -101,12 +103,6 @@ struct DiagReport {
     snapshot: Option<PathBuf>,
 }
 
-#[derive(Debug, Serialize)]
-struct DiagFailure {
-    source: String,
-    error: String,
-}
-
 fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
@@ -131,6 +127,85 @@ fn chain(err: &CameraError) -> String {
     text
 }
 
+/// The causes below an error, on one line ("" when there are none).
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// What a camera that gives no frame means, and what to do.
+fn camera_problem(err: &CameraError, device: &str) -> Problem {
+    const LIST: &str = "`ls -l /dev/v4l/by-id/` lists the cameras plugged in: pass the \
+                        `-video-index0` one with --device; check the USB cable";
+    let with_cause = |p: Problem, e: &(dyn std::error::Error + 'static)| {
+        let c = causes(e);
+        if c.is_empty() { p } else { p.cause(c) }
+    };
+    let CameraError::CameraUnavailable { cause } = err else {
+        // A frame arrived but could not be decoded or encoded.
+        return with_cause(Problem::device("bad_frame", err.to_string()), err)
+            .action("run it again; if it repeats, plug the camera into another USB port");
+    };
+    match cause {
+        Unavailable::NoDevice { .. } => {
+            Problem::unreachable("no_such_device", cause.to_string()).action(LIST)
+        }
+        Unavailable::NotVideoDevice { .. } => {
+            Problem::unreachable("not_a_video_device", cause.to_string()).action(LIST)
+        }
+        Unavailable::Open(_) => {
+            let why = causes(cause);
+            let lower = why.to_lowercase();
+            if lower.contains("busy") {
+                Problem::unreachable(
+                    "device_in_use",
+                    format!("{device} is in use by another program, probably the running kiosk"),
+                )
+                .cause(why)
+                .action(report::in_use_action(
+                    Some(device),
+                    on_running_kiosk::CAMERA,
+                ))
+            } else if lower.contains("permission") || lower.contains("denied") {
+                Problem::unreachable(
+                    "permission_denied",
+                    format!("no permission to open {device}"),
+                )
+                .cause(why)
+                .action("run as root, or as a user in the `video` group")
+            } else {
+                with_cause(
+                    Problem::unreachable("cannot_open", "the camera could not be opened"),
+                    cause,
+                )
+                .action(LIST)
+            }
+        }
+        Unavailable::NoUsableFormat { .. } => {
+            Problem::device("no_usable_format", cause.to_string())
+                .action("use a UVC camera that offers MJPEG or YUYV")
+        }
+        Unavailable::Capture(_) | Unavailable::Timeout(_) => with_cause(
+            Problem::device(
+                "no_frame",
+                format!("the camera opened but gave no frame: {cause}"),
+            ),
+            cause,
+        )
+        .action("plug the camera in again (`dmesg` shows USB errors); try another USB port"),
+        _ => with_cause(
+            Problem::unreachable("cannot_open", cause.to_string()),
+            cause,
+        )
+        .action(LIST),
+    }
+}
+
 pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
     let source = if args.simulated {
         SourceConfig::Simulated { frames_dir: None }
@@ -139,10 +214,14 @@ pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
             device: args.device.clone(),
         }
     };
-    let label = match &source {
-        SourceConfig::V4l2 { device } => format!("v4l2:{}", device.display()),
-        _ => "simulated".to_owned(),
+    let (label, port) = match &source {
+        SourceConfig::V4l2 { device } => (
+            format!("v4l2:{}", device.display()),
+            device.display().to_string(),
+        ),
+        _ => ("simulated".to_owned(), "simulated".to_owned()),
     };
+    let mut report = Report::new("camera", "camera", port.clone());
     let config = CameraConfig {
         source,
         resolution: args.resolution,
@@ -152,38 +231,24 @@ pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
     };
     let thresholds = config.thresholds;
 
-    let result = match Camera::open(config).await {
-        Ok(cam) => cam.photo().await.map(|photo| (cam.info().clone(), photo)),
-        Err(e) => Err(e),
-    };
+    let result = report::quiet(async {
+        match Camera::open(config).await {
+            Ok(cam) => cam.photo().await.map(|photo| (cam.info().clone(), photo)),
+            Err(e) => Err(e),
+        }
+    })
+    .await;
     let (info, photo) = match result {
         Ok(ok) => ok,
         Err(e) => {
-            let error = chain(&e);
-            if args.json {
-                let failure = DiagFailure {
-                    source: label,
-                    error: error.clone(),
-                };
-                println!("{}", serde_json::to_string_pretty(&failure)?);
-            }
-            eprintln!("telekiosk: {error}");
-            if !args.simulated {
-                eprintln!(
-                    "hint: `ls -l /dev/v4l/by-id/` lists the cameras plugged in; \
-                     pass one with --device"
-                );
-            }
-            return Ok(ExitCode::from(EXIT_NO_FRAME));
+            report.fact("source", "source", label);
+            report.problem(camera_problem(&e, &port));
+            return Ok(report.finish(args.json));
         }
     };
 
-    if let Some(path) = &args.snapshot {
-        std::fs::write(path, &photo.jpeg)
-            .with_context(|| format!("cannot write the snapshot to {}", path.display()))?;
-    }
     let q = &photo.quality;
-    let report = DiagReport {
+    let facts = DiagReport {
         source: info.label(),
         simulated: info.is_simulated(),
         name: info.name.clone(),
@@ -199,49 +264,70 @@ pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
         jpeg_bytes: photo.jpeg.len(),
         snapshot: args.snapshot.clone(),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("source:      {} ({})", report.source, report.name);
-        println!("resolution:  {}x{}", report.width, report.height);
-        println!("format:      {}", report.format);
-        println!(
-            "brightness:  {:.1} (mean luma 0-255; too dark below {}, overexposed above {})",
-            report.brightness, thresholds.min_brightness, thresholds.max_brightness
-        );
-        println!(
-            "sharpness:   {:.1} (variance of the Laplacian; blurred below {})",
-            report.sharpness, thresholds.min_sharpness
-        );
-        println!(
-            "contrast:    {:.1} (luma standard deviation; low below {})",
-            report.contrast, thresholds.min_contrast
-        );
-        println!(
-            "clipped:     {:.1} % (overexposed above {:.0} %)",
+    report.line("source", format!("{} ({})", facts.source, facts.name));
+    report.line("resolution", format!("{}x{}", facts.width, facts.height));
+    report.line("format", facts.format.to_string());
+    report.line(
+        "brightness",
+        format!(
+            "{:.1} (mean luma 0-255; too dark below {}, overexposed above {})",
+            facts.brightness, thresholds.min_brightness, thresholds.max_brightness
+        ),
+    );
+    report.line(
+        "sharpness",
+        format!(
+            "{:.1} (variance of the Laplacian; blurred below {})",
+            facts.sharpness, thresholds.min_sharpness
+        ),
+    );
+    report.line(
+        "contrast",
+        format!(
+            "{:.1} (luma standard deviation; low below {})",
+            facts.contrast, thresholds.min_contrast
+        ),
+    );
+    report.line(
+        "clipped",
+        format!(
+            "{:.1} % (overexposed above {:.0} %)",
             q.clipped_fraction * 100.0,
             thresholds.max_clipped_fraction * 100.0
-        );
-        if report.quality_ok {
-            println!("quality:     OK");
-        } else {
-            println!("quality:     NOT OK");
-            for r in &report.reasons {
-                println!("  {}  {} / {}", r.code, r.zh, r.en);
-            }
-        }
-        match &args.snapshot {
-            Some(path) => println!(
-                "snapshot:    {} ({} bytes JPEG, quality {})",
-                path.display(),
-                report.jpeg_bytes,
-                args.jpeg_quality
-            ),
-            None => println!("snapshot:    not written (use --snapshot FILE.jpg)"),
-        }
+        ),
+    );
+    report.line("quality", if facts.quality_ok { "OK" } else { "NOT OK" });
+    // A poor picture is reported, not a device fault: the light or the framing is at fault.
+    for r in &facts.reasons {
+        report.warning(format!("picture quality {}: {} / {}", r.code, r.zh, r.en));
     }
-    // Healthy means a frame was captured; a poor picture is reported, not a device fault.
-    Ok(ExitCode::SUCCESS)
+    match &args.snapshot {
+        Some(path) => match std::fs::write(path, &photo.jpeg) {
+            Ok(()) => report.line(
+                "snapshot",
+                format!(
+                    "{} ({} bytes JPEG, quality {})",
+                    path.display(),
+                    facts.jpeg_bytes,
+                    args.jpeg_quality
+                ),
+            ),
+            Err(e) => {
+                report.line("snapshot", "not written");
+                report.problem(
+                    Problem::test(
+                        "snapshot_not_written",
+                        format!("the snapshot could not be written to {}", path.display()),
+                    )
+                    .cause(e)
+                    .action("give a file in a folder you may write to, e.g. /tmp/snapshot.jpg"),
+                );
+            }
+        },
+        None => report.line("snapshot", "not written (use --snapshot FILE.jpg)"),
+    }
+    report.fields(&facts);
+    Ok(report.finish(args.json))
 }
 
 fn write_frame(path: &Path, image: &camera::image::RgbImage) -> anyhow::Result<()> {

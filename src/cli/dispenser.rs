@@ -13,6 +13,8 @@ use card_dispenser::{
 };
 use serde_json::{Value, json};
 
+use super::report::{self, Heard, Problem, Report, Sniff, on_running_kiosk};
+
 /// Kind of blank SIMs in the simulated stacker.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SimKindArg {
@@ -175,31 +177,89 @@ async fn control(sim: &Simulator, line: &str) {
     }
 }
 
-/// A reason the dispenser is not healthy, with its exit status.
-struct Problem {
-    code: &'static str,
-    exit: u8,
-    message: String,
+/// What the diagnostic needs to explain a failure: where, and what came back.
+struct Line<'a> {
+    port: String,
+    heard: Heard,
+    args: &'a DiagArgs,
 }
 
-fn problem_of(e: &Error, doing: &str) -> Problem {
-    let (code, exit) =
-        if e.is_no_answer() || matches!(e, Error::Link(_) | Error::Io(_) | Error::Open(_)) {
-            ("no_answer", 2)
-        } else {
-            match e.condition() {
-                Some(Condition::StackerEmpty) => ("stacker_empty", 3),
-                Some(Condition::RejectBinFull) => ("reject_bin_full", 4),
-                Some(Condition::Jam) => ("jam", 5),
-                Some(Condition::Hardware) => ("hardware", 6),
-                Some(Condition::CardFault) => ("card_fault", 7),
-                Some(Condition::NotReset) | None => ("device_error", 6),
-            }
+impl Line<'_> {
+    /// The problem an error reveals, `doing` naming the step.
+    fn problem(&self, e: &Error, doing: &str) -> Problem {
+        let port = &self.port;
+        let settings = format!(
+            "the address (`--address`, now {}: the DIP switches) and the speed (`--baud`, now {})",
+            self.args.address, self.args.baud
+        );
+        if e.is_no_answer() {
+            return if self.heard.count() == 0 {
+                Problem::unreachable("no_answer", format!("nothing answered on {port}"))
+                    .cause(format_args!("{doing}: {e}"))
+                    .action(format!(
+                        "check the dispenser's power and cable, that {port} is its port (`ls -l /dev/serial/by-id/`), {settings}"
+                    ))
+            } else {
+                Problem::unreachable(
+                    "unexpected_answer",
+                    self.heard.answer(port, "a CRT-591 card dispenser"),
+                )
+                .cause(format_args!("{doing}: {e}"))
+                .action(format!(
+                    "check that {port} is the dispenser's port and not another device's, {settings}"
+                ))
+            };
+        }
+        if matches!(e, Error::Link(_) | Error::Io(_) | Error::Open(_)) {
+            return Problem::unreachable(
+                "link_error",
+                format!("the line to the dispenser fails ({doing})"),
+            )
+            .cause(e)
+            .action(format!("check the cable and its grounding, {settings}"));
+        }
+        let (code, what, action) = match e.condition() {
+            Some(Condition::StackerEmpty) => (
+                "stacker_empty",
+                "the card stacker is empty",
+                "restock blank cards (放卡维护) and record the count (`telekiosk service restock` on a running kiosk)",
+            ),
+            Some(Condition::RejectBinFull) => (
+                "reject_bin_full",
+                "the reject bin is full",
+                "empty the reject bin (`telekiosk service restock --bin-emptied` on a running kiosk)",
+            ),
+            Some(Condition::Jam) => (
+                "jam",
+                "a card is jammed",
+                "open the dispenser and clear the card channel (errors 10/13/14/43/45)",
+            ),
+            Some(Condition::Hardware) => (
+                "hardware",
+                "the dispenser reports a hardware fault",
+                "motor, sensor or IC contact fault: service the unit",
+            ),
+            Some(Condition::CardFault) => (
+                "card_fault",
+                "the test card could not be activated or read",
+                "try another card; if every card fails, clean the IC contacts",
+            ),
+            Some(Condition::NotReset) | None => (
+                "device_error",
+                "the dispenser refused a command",
+                "power the dispenser off and on; if it stays, service the unit",
+            ),
         };
-    Problem {
-        code,
-        exit,
-        message: format!("{doing}: {e}"),
+        Problem::device(code, format!("{what} ({doing})"))
+            .cause(e)
+            .action(action)
+    }
+}
+
+/// Records a problem unless one of its kind is already there (one line per cause).
+fn add(report: &mut Report, p: Problem) {
+    if !report.has(p.code) {
+        report.problem(p);
     }
 }
 
@@ -214,79 +274,52 @@ pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
         },
         ..Config::default()
     };
-    let mut report = serde_json::Map::new();
-    report.insert("port".into(), json!(args.port.display().to_string()));
-    report.insert("address".into(), json!(args.address));
-    report.insert("line".into(), json!(config.line.to_string()));
-    let mut problems: Vec<Problem> = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
-
-    match CardDispenser::open(&args.port, config) {
-        Ok(mut d) => run_checks(&mut d, &args, &mut report, &mut problems, &mut warnings).await,
-        Err(e) => problems.push(Problem {
-            code: "no_answer",
-            exit: 2,
-            message: format!("opening the port: {e}"),
-        }),
-    }
-
-    let healthy = problems.is_empty();
-    report.insert("healthy".into(), json!(healthy));
-    report.insert(
-        "problems".into(),
-        Value::Array(
-            problems
-                .iter()
-                .map(|p| json!({"code": p.code, "message": p.message}))
-                .collect(),
-        ),
+    let mut report = Report::new(
+        "dispenser",
+        "card dispenser",
+        args.port.display().to_string(),
     );
-    report.insert("warnings".into(), json!(warnings));
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
-    } else {
-        for (k, v) in &report {
-            if !matches!(k.as_str(), "problems" | "warnings") {
-                println!(
-                    "{k}: {}",
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string())
-                );
+    report.fact("address", "address", args.address);
+    report.fact("line", "line", config.line.to_string());
+    let line = Line {
+        port: args.port.display().to_string(),
+        heard: Heard::default(),
+        args: &args,
+    };
+    report::quiet(async {
+        let serial = match devio::open_serial(&args.port, config.line) {
+            Ok(s) => s,
+            Err(e) => {
+                return report.problem(report::port_problem(
+                    &args.port,
+                    &e,
+                    on_running_kiosk::DISPENSER,
+                ));
             }
+        };
+        match CardDispenser::new(Sniff::new(serial, line.heard.clone()), config) {
+            Ok(mut d) => run_checks(&mut d, &line, &mut report).await,
+            Err(e) => report.problem(line.problem(&e, "opening the dispenser")),
         }
-        for w in &warnings {
-            println!("warning: {w}");
-        }
-    }
-    for p in &problems {
-        eprintln!("dispenser: {}", p.message);
-    }
-    Ok(match problems.first() {
-        None => ExitCode::SUCCESS,
-        Some(p) => ExitCode::from(p.exit),
     })
+    .await;
+    Ok(report.finish(args.json))
 }
 
-async fn run_checks(
-    d: &mut CardDispenser<devio::SerialStream>,
-    args: &DiagArgs,
-    report: &mut serde_json::Map<String, Value>,
-    problems: &mut Vec<Problem>,
-    warnings: &mut Vec<String>,
-) {
+type Dispenser = CardDispenser<Sniff<devio::SerialStream>>;
+
+async fn run_checks(d: &mut Dispenser, line: &Line<'_>, report: &mut Report) {
+    let args = line.args;
     match d.initialize(InitMode::Leave).await {
-        Ok(info) => {
-            report.insert("firmware".into(), json!(info.firmware));
-        }
+        Ok(info) => report.fact("firmware", "firmware", info.firmware),
         Err(e) => {
-            problems.push(problem_of(&e, "initialise"));
+            add(report, line.problem(&e, "initialise"));
             if e.is_no_answer() {
                 return;
             }
         }
     }
-    let (stacker_empty, bin_full) = match d.sensors().await {
+    let status = match d.sensors().await {
         Ok((status, sensors)) => {
             insert_status(report, status);
             let s: serde_json::Map<String, Value> = sensors
@@ -295,40 +328,55 @@ async fn run_checks(
                 .enumerate()
                 .map(|(i, on)| (format!("s{}", i + 1), json!(on)))
                 .collect();
-            report.insert("sensors".into(), Value::Object(s));
-            (
-                status.stacker == StackerLevel::Empty,
-                status.reject_bin_full,
-            )
+            let covered: Vec<&String> = s
+                .iter()
+                .filter(|(_, on)| on.as_bool() == Some(true))
+                .map(|(k, _)| k)
+                .collect();
+            report.field("sensors", Value::Object(s.clone()));
+            report.line(
+                "sensors",
+                if covered.is_empty() {
+                    "no card seen".to_owned()
+                } else {
+                    format!(
+                        "card seen by {}",
+                        covered
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            );
+            status
         }
-        Err(e) => {
-            problems.push(problem_of(&e, "status request"));
-            return;
-        }
+        Err(e) => return add(report, line.problem(&e, "status request")),
     };
-    if stacker_empty {
-        problems.push(Problem {
-            code: "stacker_empty",
-            exit: 3,
-            message: "the card stacker is empty".into(),
-        });
+    if status.stacker == StackerLevel::Empty {
+        add(
+            report,
+            Problem::device("stacker_empty", "the card stacker is empty").action(
+                "restock blank cards (放卡维护) and record the count (`telekiosk service restock` on a running kiosk)",
+            ),
+        );
     }
-    if bin_full {
-        problems.push(Problem {
-            code: "reject_bin_full",
-            exit: 4,
-            message: "the reject bin is full".into(),
-        });
+    if status.reject_bin_full {
+        add(
+            report,
+            Problem::device("reject_bin_full", "the reject bin is full").action(
+                "empty the reject bin (`telekiosk service restock --bin-emptied` on a running kiosk)",
+            ),
+        );
     }
-    if report.get("stacker") == Some(&json!("low")) {
-        warnings.push("few cards left in the stacker".into());
+    if status.stacker == StackerLevel::Low {
+        report.warning("few cards left in the stacker");
     }
 
-    if args.read_iccid {
-        match read_iccid(d, report).await {
-            Ok(()) => {}
-            Err(p) => problems.push(p),
-        }
+    if args.read_iccid
+        && let Err(p) = read_iccid(d, line, report).await
+    {
+        add(report, p);
     }
     if args.reject_test {
         let result = async {
@@ -337,12 +385,10 @@ async fn run_checks(
         }
         .await;
         match result {
-            Ok(_) => {
-                report.insert("reject_test".into(), json!("passed"));
-            }
+            Ok(_) => report.fact("reject_test", "reject test", "passed"),
             Err(e) => {
-                report.insert("reject_test".into(), json!("failed"));
-                problems.push(problem_of(&e, "reject test"));
+                report.fact("reject_test", "reject test", "failed");
+                add(report, line.problem(&e, "reject test"));
             }
         }
     }
@@ -352,36 +398,41 @@ async fn run_checks(
         insert_status(report, status);
     }
     match d.reject_counter().await {
-        Ok(n) => {
-            report.insert("reject_bin_count".into(), json!(n));
-        }
-        Err(e) => problems.push(problem_of(&e, "reject-bin counter")),
+        Ok(n) => report.fact("reject_bin_count", "reject bin count", n),
+        Err(e) => add(report, line.problem(&e, "reject-bin counter")),
     }
 }
 
-fn insert_status(report: &mut serde_json::Map<String, Value>, status: card_dispenser::Status) {
-    report.insert("stacker".into(), json!(status.stacker.as_str()));
-    report.insert("reject_bin_full".into(), json!(status.reject_bin_full));
-    report.insert("card_position".into(), json!(status.card_position.as_str()));
+/// The status fields; a later status replaces an earlier one (in the JSON; the text shows
+/// the latest too).
+fn insert_status(report: &mut Report, status: card_dispenser::Status) {
+    report.fact("stacker", "stacker", status.stacker.as_str());
+    report.fact("reject_bin_full", "reject bin full", status.reject_bin_full);
+    report.fact(
+        "card_position",
+        "card position",
+        status.card_position.as_str(),
+    );
 }
 
 async fn read_iccid(
-    d: &mut CardDispenser<devio::SerialStream>,
-    report: &mut serde_json::Map<String, Value>,
+    d: &mut Dispenser,
+    line: &Line<'_>,
+    report: &mut Report,
 ) -> Result<(), Problem> {
     d.dispense_to_ic()
         .await
-        .map_err(|e| problem_of(&e, "dispense to the IC station"))?;
+        .map_err(|e| line.problem(&e, "dispense to the IC station"))?;
     let result = async {
         let atr = d
             .cold_reset()
             .await
-            .map_err(|e| problem_of(&e, "cold reset"))?;
-        report.insert("atr".into(), json!(apdu::hex(&atr.bytes)));
-        let read = simcard::read_iccid(d).await.map_err(|e| Problem {
-            code: "iccid",
-            exit: 7,
-            message: format!("reading the ICCID: {e}"),
+            .map_err(|e| line.problem(&e, "cold reset"))?;
+        report.fact("atr", "ATR", apdu::hex(&atr.bytes));
+        let read = simcard::read_iccid(d).await.map_err(|e| {
+            Problem::device("iccid", "the test card's ICCID could not be read")
+                .cause(e)
+                .action("try another card; if every card fails, clean the IC contacts")
         })?;
         Ok::<_, Problem>(read)
     }
@@ -390,8 +441,8 @@ async fn read_iccid(
     let _ = d.power_off().await;
     let captured = d.capture().await;
     let (kind, iccid) = result?;
-    report.insert("iccid".into(), json!(iccid.as_str()));
-    report.insert("sim_kind".into(), json!(kind));
-    captured.map_err(|e| problem_of(&e, "capture the test card"))?;
+    report.fact("iccid", "ICCID", iccid.as_str());
+    report.fact("sim_kind", "SIM kind", kind);
+    captured.map_err(|e| line.problem(&e, "capture the test card"))?;
     Ok(())
 }

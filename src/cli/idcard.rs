@@ -14,14 +14,7 @@ use idcard_reader::text::{iso_date, parse_card_date};
 use idcard_reader::{CardRead, IdCardReader, ReaderConfig, ReaderError, WaitOutcome};
 use std::io::BufRead as _;
 
-/// Exit status: no card within `--wait`.
-pub const EXIT_NO_CARD: u8 = 2;
-/// Exit status: the reader's security module (SAM) failed.
-pub const EXIT_SAM_FAILURE: u8 = 3;
-/// Exit status: the reader did not answer, or its replies were corrupted or reported a fault.
-pub const EXIT_READER_FAULT: u8 = 4;
-/// Exit status: a card was there but could not be read (refused, moved, unknown type).
-pub const EXIT_CARD_UNREADABLE: u8 = 5;
+use super::report::{self, Heard, Problem, Report, Sniff, on_running_kiosk};
 
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
@@ -59,8 +52,8 @@ pub struct DiagArgs {
     #[arg(long, default_value_t = 5)]
     command_timeout: u64,
     /// Judge expiry and age on this day (YYYY-MM-DD) instead of today in China.
-    #[arg(long)]
-    today: Option<String>,
+    #[arg(long, value_parser = parse_today)]
+    today: Option<idcard_reader::Date>,
 }
 
 pub async fn sim(args: SimArgs) -> anyhow::Result<ExitCode> {
@@ -133,92 +126,160 @@ async fn run_control(sim: &Simulator, line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long the first command may take: a reader that is there answers at once, so a port
+/// where nothing does is known in seconds, whatever `--command-timeout` says.
+const PROBE: Duration = Duration::from_secs(3);
+
+fn parse_today(s: &str) -> Result<idcard_reader::Date, String> {
+    parse_card_date(&s.replace('-', ""), "today").map_err(|_| format!("want YYYY-MM-DD, got {s:?}"))
+}
+
 pub async fn diag(args: DiagArgs) -> anyhow::Result<ExitCode> {
-    let today = match &args.today {
-        Some(s) => parse_card_date(&s.replace('-', ""), "today")
-            .map_err(|_| anyhow::anyhow!("--today wants YYYY-MM-DD, got {s:?}"))?,
-        None => china_date(SystemTime::now()),
+    let today = args.today.unwrap_or_else(|| china_date(SystemTime::now()));
+    let mut report = Report::new("idcard", "ID card reader", args.port.display().to_string());
+    report::quiet(read_test(&args, today, &mut report)).await;
+    Ok(report.finish(args.json))
+}
+
+/// The problem a reader error reveals.
+fn reader_problem(e: &ReaderError, args: &DiagArgs, heard: &Heard) -> Problem {
+    let port = args.port.display().to_string();
+    let speed = format!(
+        "the speed (`--baud`, now {}; readers leave the factory at 115200)",
+        args.baud
+    );
+    if e.is_sam_failure() {
+        return Problem::device("sam_failure", "the reader's security module (SAM) failed")
+            .cause(e)
+            .action("power the reader off and on; if it stays, replace the reader");
+    }
+    match e {
+        ReaderError::Timeout { .. } if heard.count() == 0 => {
+            Problem::unreachable("no_answer", format!("nothing answered on {port}"))
+                .cause(e)
+                .action(format!(
+                    "check the reader's power and cable, that {port} is its port (`ls -l /dev/serial/by-id/`), and {speed}"
+                ))
+        }
+        ReaderError::Timeout { .. } => Problem::unreachable(
+            "unexpected_answer",
+            heard.answer(&port, "a SAM_V ID card reader"),
+        )
+        .cause(e)
+        .action(format!(
+            "check that {port} is the reader's port and not another device's, and {speed}"
+        )),
+        ReaderError::BadFrame { .. } => {
+            Problem::unreachable("corrupted_replies", "the reader's replies arrive corrupted")
+                .cause(e)
+                .action(format!("check {speed}, the cable and its grounding"))
+        }
+        ReaderError::Io(_) => Problem::unreachable("port_failed", format!("the line to {port} failed"))
+            .cause(e)
+            .action("check the cable and the USB adapter (`dmesg` shows it leaving)"),
+        _ => Problem::device("reader_fault", "the reader reports a fault")
+            .cause(e)
+            .action("power the reader off and on; if it stays, service it"),
+    }
+}
+
+async fn read_test(args: &DiagArgs, today: idcard_reader::Date, report: &mut Report) {
+    let settings = devio::LineSettings::n81(args.baud);
+    report.fact("line", "line", settings.to_string());
+    let port = match devio::open_serial(&args.port, settings) {
+        Ok(p) => p,
+        Err(e) => {
+            return report.problem(report::port_problem(
+                &args.port,
+                &e,
+                on_running_kiosk::IDCARD,
+            ));
+        }
     };
-    let port = devio::open_serial(&args.port, devio::LineSettings::n81(args.baud))
-        .with_context(|| format!("cannot open the reader at {}", args.port.display()))?;
     let config = ReaderConfig {
         command_timeout: Duration::from_secs(args.command_timeout.max(1)),
         ..ReaderConfig::default()
     };
-    let mut reader = IdCardReader::new(port, config);
+    let heard = Heard::default();
+    let mut reader = IdCardReader::new(Sniff::new(port, heard.clone()), config);
 
-    let result = async {
-        reader.sam_status().await?;
-        let sam = reader.sam_id().await?;
-        let outcome = reader.wait_for_card(Duration::from_secs(args.wait)).await?;
-        Ok::<_, ReaderError>((sam, outcome))
+    match tokio::time::timeout(PROBE, reader.sam_status()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return report.problem(reader_problem(&e, args, &heard)),
+        Err(_) => {
+            let e = ReaderError::Timeout {
+                command: "SAM status",
+                timeout: PROBE,
+            };
+            return report.problem(reader_problem(&e, args, &heard));
+        }
     }
-    .await;
+    let sam = match reader.sam_id().await {
+        Ok(sam) => sam,
+        Err(e) => return report.problem(reader_problem(&e, args, &heard)),
+    };
+    report.fact("sam_id", "SAM id", sam.to_string());
 
-    let (sam, outcome) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let code = if e.is_sam_failure() {
-                EXIT_SAM_FAILURE
-            } else {
-                EXIT_READER_FAULT
-            };
-            let kind = if code == EXIT_SAM_FAILURE {
-                "sam_failure"
-            } else {
-                "reader_fault"
-            };
-            return Ok(fail(&args, code, kind, &format!("ID card reader: {e}")));
-        }
+    report::say(format!(
+        "put an ID card flat on the reader within {} s",
+        args.wait
+    ));
+    let outcome = tokio::select! {
+        r = reader.wait_for_card(Duration::from_secs(args.wait)) => r,
+        () = report::countdown(args.wait) => return,
     };
-    let card = match outcome {
-        WaitOutcome::Card(card) => card,
-        WaitOutcome::NoCard => {
-            let msg = format!("ID card reader: no card within {} s", args.wait);
-            return Ok(fail(&args, EXIT_NO_CARD, "no_card", &msg));
+    let problem = match outcome {
+        Err(e) => reader_problem(&e, args, &heard),
+        Ok(WaitOutcome::Card(card)) => {
+            if let serde_json::Value::Object(fields) = card_fields(&card, today) {
+                for (k, v) in fields {
+                    report.fact(&k, &k.replace('_', " "), v);
+                }
+            }
+            return;
         }
-        WaitOutcome::CardRejected(status) => {
-            let msg = format!("ID card reader: card refused by the SAM: {status}");
-            return Ok(fail(&args, EXIT_CARD_UNREADABLE, "card_rejected", &msg));
+        Ok(WaitOutcome::NoCard) => Problem::test(
+            "no_card",
+            format!("no card was read within {} s", args.wait),
+        )
+        .action(
+            "put a card flat on the reader while the countdown runs (`--wait` gives more time); \
+             if a card was there, try another, then check the reader's antenna and its power",
+        ),
+        Ok(WaitOutcome::CardRejected(status)) => Problem::test(
+            "card_rejected",
+            "the reader's security module refused the card",
+        )
+        .cause(status)
+        .action(
+            "try another card: a forged or damaged card is refused; if every card is \
+                     refused, power the reader off and on",
+        ),
+        Ok(WaitOutcome::ReadFailed(status)) => {
+            Problem::test("read_failed", "reading the card kept breaking off")
+                .cause(status)
+                .action("hold the card still and flat on the reader; try another card")
         }
-        WaitOutcome::ReadFailed(status) => {
-            let msg = format!("ID card reader: reading the card failed (hold it still): {status}");
-            return Ok(fail(&args, EXIT_CARD_UNREADABLE, "read_failed", &msg));
-        }
-        WaitOutcome::UnreadableText(e) => {
-            let msg = format!("ID card reader: card text unreadable: {e}");
-            return Ok(fail(&args, EXIT_CARD_UNREADABLE, "unreadable_text", &msg));
-        }
-        other => {
-            let msg = format!("ID card reader: unexpected outcome {other:?}");
-            return Ok(fail(&args, EXIT_CARD_UNREADABLE, "unreadable", &msg));
-        }
+        Ok(WaitOutcome::UnreadableText(e)) => Problem::test(
+            "unreadable_text",
+            "the card was read, but its text is of an unknown type or malformed",
+        )
+        .cause(e)
+        .action(
+            "try another card; if genuine cards of this type fail, tell the maintainers which type",
+        ),
+        Ok(other) => Problem::test("unreadable", "the card could not be read")
+            .cause(format_args!("{other:?}"))
+            .action("try another card"),
     };
-    let report = report(&card, &sam.to_string(), today);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_human(&report);
-    }
-    Ok(ExitCode::SUCCESS)
+    report.problem(problem);
 }
 
-fn fail(args: &DiagArgs, code: u8, kind: &str, message: &str) -> ExitCode {
-    eprintln!("{message}");
-    if args.json {
-        let v = serde_json::json!({ "healthy": false, "error": kind, "message": message });
-        println!("{v}");
-    }
-    ExitCode::from(code)
-}
-
-/// The masked report: never the raw name, number or address, never the photo.
-fn report(card: &CardRead, sam_id: &str, today: idcard_reader::Date) -> serde_json::Value {
+/// The card's fields, masked: never the raw name, number or address, never the photo.
+fn card_fields(card: &CardRead, today: idcard_reader::Date) -> serde_json::Value {
     use idcard_reader::CardText;
     let t = &card.text;
     let mut v = serde_json::json!({
-        "healthy": true,
-        "sam_id": sam_id,
         "card_type": t.kind().as_str(),
         "name_masked": t.name().masked(),
         "id_number_masked": t.id_number().masked(),
@@ -254,20 +315,4 @@ fn report(card: &CardRead, sam_id: &str, today: idcard_reader::Date) -> serde_js
         }
     }
     v
-}
-
-fn print_human(report: &serde_json::Value) {
-    println!("ID card reader: healthy");
-    if let Some(obj) = report.as_object() {
-        for (k, v) in obj {
-            if k == "healthy" {
-                continue;
-            }
-            let shown = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            println!("  {k}: {shown}");
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! Command-line entry points for simulators and technician diagnostics.
-//! One file per device; each owns its `SimArgs`, `DiagArgs`, `sim()` and `diag()`.
+//! One file per device; each owns its `SimArgs`, `DiagArgs`, `sim()` and `diag()`; every
+//! `diag` reports in the one shape of [`report`].
 
 pub mod bill;
 pub mod camera;
@@ -7,6 +8,7 @@ pub mod dispenser;
 pub mod idcard;
 pub mod journal;
 pub mod printer;
+pub mod report;
 pub mod service;
 
 use std::path::{Path, PathBuf};
