@@ -220,3 +220,44 @@ async fn a_bad_configuration_is_refused_with_every_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("link.ca"), "{err}");
 }
+
+#[tokio::test]
+async fn hash_pin_gives_an_argon2id_hash_the_configuration_takes_and_refuses_a_short_pin() {
+    use tokio::io::AsyncWriteExt as _;
+    let run = |pin: &'static str| async move {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_telekiosk"))
+            .args(["service", "hash-pin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(pin.as_bytes()).await.unwrap();
+        drop(stdin);
+        child.wait_with_output().await.unwrap()
+    };
+    let out = run("246810\n").await;
+    assert!(out.status.success(), "{out:?}");
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        hash.starts_with("$argon2id$") && !hash.contains("246810"),
+        "{hash}"
+    );
+    assert!(telekiosk::runtime::technician::verify(
+        Some(&hash),
+        "246810"
+    ));
+    assert!(!telekiosk::runtime::technician::verify(
+        Some(&hash),
+        "246811"
+    ));
+    let toml = format!("[[technician]]\nid = \"T07\"\npin_hash = \"{hash}\"\n");
+    let settings = telekiosk_settings::Settings::from_toml(&toml).unwrap();
+    assert_eq!(settings.technicians[0].pin_hash, hash);
+
+    let out = run("12\n").await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4 to 12 digits"));
+}

@@ -901,3 +901,246 @@ async fn a_technician_tests_the_id_card_reader_and_the_camera_through_the_kiosk(
     assert!(ask(&socket, &ServiceRequest::Exit).await.unwrap().ok);
     stop(k).await;
 }
+
+/// The technician's screen updates only (the rest is the customers').
+async fn tech_screen(
+    k: &mut DemoKiosk,
+    seen: &mut Seen,
+    what: &str,
+    mut pred: impl FnMut(&telekiosk::runtime::screen::TechScreen) -> bool,
+) -> telekiosk::runtime::screen::TechScreen {
+    match until(
+        k,
+        seen,
+        what,
+        |_, u| matches!(u, Some(ScreenUpdate::Technician(t)) if pred(t)),
+    )
+    .await
+    {
+        ScreenUpdate::Technician(t) => t,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The panel once the action `action` has answered.
+async fn outcome(
+    k: &mut DemoKiosk,
+    seen: &mut Seen,
+    action: &str,
+) -> telekiosk::runtime::screen::TechPanel {
+    use telekiosk::runtime::screen::TechScreen;
+    match tech_screen(k, seen, action, |t| {
+        matches!(t, TechScreen::Panel(p) if p.busy.is_none() && p.last.as_ref().is_some_and(|l| l.action == action))
+    })
+    .await
+    {
+        TechScreen::Panel(p) => *p,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_signs_in_on_the_screen_tests_the_acceptor_and_dispenser_and_wrong_pins_lock_the_pad()
+ {
+    use telekiosk::runtime::screen::{Pin, SignInNotice, TechAction, TechScreen};
+    use telekiosk::runtime::technician::hash_pin;
+    let _shared = ALONE.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
+    let mut settings = telekiosk_settings::Settings::default();
+    for (id, pin) in [("T07", "246810"), ("T08", "135790")] {
+        settings.technicians.push(telekiosk_settings::Technician {
+            id: id.into(),
+            pin_hash: hash_pin(pin).unwrap(),
+        });
+    }
+    let cfg = w.config(dir.path(), settings);
+    let mut k = DemoKiosk::start(&cfg, demo_options()).unwrap();
+    let mut seen = Seen::default();
+    in_service(&mut k, &mut seen).await;
+    let sign_in = |id: &str, pin: &str| UiEvent::TechnicianSignIn {
+        id: id.into(),
+        pin: Pin::new(pin),
+    };
+    let act = |a: TechAction| UiEvent::TechnicianAction(a);
+
+    // The hidden entry opens the pad with the configured ids.
+    k.ui.send(UiEvent::Technician).await.unwrap();
+    let t = tech_screen(&mut k, &mut seen, "the sign-in", |t| {
+        matches!(t, TechScreen::SignIn { .. })
+    })
+    .await;
+    assert_eq!(
+        t,
+        TechScreen::SignIn {
+            ids: vec!["T07".into(), "T08".into()],
+            notice: None
+        }
+    );
+    // Another technician's PIN is a wrong PIN.
+    k.ui.send(sign_in("T07", "135790")).await.unwrap();
+    tech_screen(&mut k, &mut seen, "wrong PIN", |t| {
+        matches!(
+            t,
+            TechScreen::SignIn {
+                notice: Some(SignInNotice::WrongPin { left: 4 }),
+                ..
+            }
+        )
+    })
+    .await;
+    k.ui.send(sign_in("T07", "246810")).await.unwrap();
+    let panel = tech_screen(&mut k, &mut seen, "the panel", |t| {
+        matches!(t, TechScreen::Panel(_))
+    })
+    .await;
+    let TechScreen::Panel(p) = panel else {
+        unreachable!()
+    };
+    assert_eq!((p.technician.as_str(), p.kiosk.as_str()), ("T07", KIOSK_ID));
+    assert!(
+        p.devices
+            .iter()
+            .any(|d| d.name == "bill_acceptor" && d.state == "ok"),
+        "{p:?}"
+    );
+    // Customers see the kiosk being serviced (said before the panel came, or after).
+    let serviced = |s: &Seen| matches!(&s.status, Some(KioskStatus::OutOfService { problems }) if problems.iter().any(|p| p.technician.contains("T07")));
+    if !serviced(&seen) {
+        until(&mut k, &mut seen, "out of service", |s, _| serviced(s)).await;
+    }
+
+    // Accept and return: the acceptor reads a ¥20 note and hands it back; nothing is kept.
+    k.ui.send(act(TechAction::TestNote)).await.unwrap();
+    tech_screen(
+        &mut k,
+        &mut seen,
+        "the note test running",
+        |t| matches!(t, TechScreen::Panel(p) if p.busy.as_deref() == Some("test_note")),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.bill.send(Action::Insert { fen: 2000 }).await.unwrap();
+    let p = outcome(&mut k, &mut seen, "test_note").await;
+    let last = p.last.unwrap();
+    assert!(last.ok && last.text.contains("¥20.00"), "{last:?}");
+    let cash = k.journal.run(|j| j.cashbox()).await.unwrap().unwrap();
+    assert_eq!(cash.total_fen, 0, "the test note was kept: {cash:?}");
+
+    // A test card: out of the stacker, its ICCID read, into the reject bin — journaled.
+    let stacker = w.dispenser.device().stacker_count();
+    let before = k.journal.run(|j| j.card_stock()).await.unwrap().unwrap();
+    k.ui.send(act(TechAction::TestCard)).await.unwrap();
+    let p = outcome(&mut k, &mut seen, "test_card").await;
+    let last = p.last.unwrap();
+    assert!(last.ok, "{last:?}");
+    assert!(last.text.contains("8986"), "the ICCID is shown: {last:?}");
+    assert_eq!(w.dispenser.device().stacker_count(), stacker - 1);
+    let after = k.journal.run(|j| j.card_stock()).await.unwrap().unwrap();
+    assert_eq!(
+        (after.in_stock, after.in_reject_bin),
+        (before.in_stock - 1, before.in_reject_bin + 1)
+    );
+    assert_eq!(
+        (p.cards_in_stock, p.cards_in_bin),
+        (after.in_stock, after.in_reject_bin)
+    );
+
+    // Leaving: back into service.
+    k.ui.send(act(TechAction::Exit)).await.unwrap();
+    tech_screen(&mut k, &mut seen, "the screens closed", |t| {
+        *t == TechScreen::Closed
+    })
+    .await;
+    until(&mut k, &mut seen, "back in service", |s, _| {
+        s.status == Some(KioskStatus::InService)
+    })
+    .await;
+
+    // Five wrong PINs lock the pad; the right PIN then waits for the lock to run out.
+    k.ui.send(UiEvent::Technician).await.unwrap();
+    tech_screen(&mut k, &mut seen, "the sign-in again", |t| {
+        matches!(t, TechScreen::SignIn { notice: None, .. })
+    })
+    .await;
+    for left in (1..=4).rev() {
+        k.ui.send(sign_in("T08", "000000")).await.unwrap();
+        tech_screen(&mut k, &mut seen, "a wrong PIN", |t| {
+            matches!(t, TechScreen::SignIn { notice: Some(SignInNotice::WrongPin { left: l }), .. } if *l == left)
+        })
+        .await;
+    }
+    k.ui.send(sign_in("T08", "000001")).await.unwrap();
+    tech_screen(&mut k, &mut seen, "the lock", |t| {
+        matches!(t, TechScreen::SignIn { notice: Some(SignInNotice::Locked { seconds }), .. } if *seconds > 290)
+    })
+    .await;
+    k.ui.send(sign_in("T08", "135790")).await.unwrap();
+    tech_screen(&mut k, &mut seen, "still locked", |t| {
+        matches!(
+            t,
+            TechScreen::SignIn {
+                notice: Some(SignInNotice::Locked { .. }),
+                ..
+            }
+        )
+    })
+    .await;
+    k.ui.send(act(TechAction::Cancel)).await.unwrap();
+    tech_screen(&mut k, &mut seen, "closed", |t| *t == TechScreen::Closed).await;
+
+    // Every step journaled with the id, and on its way to head office; no PIN anywhere.
+    let log = k
+        .journal
+        .run(|j| j.service_entries(50))
+        .await
+        .unwrap()
+        .unwrap();
+    let count = |action: &str| log.iter().filter(|e| e.action == action).count();
+    assert_eq!(count("login_failed"), 6, "{log:?}");
+    assert_eq!(count("login_locked"), 1);
+    assert_eq!(count("login"), 1);
+    assert!(
+        log.iter().any(|e| e.action == "test_card"
+            && e.technician == "T07"
+            && e.detail["passed"] == true)
+    );
+    let up = k
+        .journal
+        .run(|j| j.uploads_after(0, 10_000))
+        .await
+        .unwrap()
+        .unwrap();
+    let text: Vec<String> = up.iter().map(|u| u.entry.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("service_login_locked") && t.contains("T08"))
+    );
+    assert!(text.iter().any(|t| t.contains("service_test_note")));
+    for secret in ["246810", "135790", "000000", "000001"] {
+        assert!(!text.iter().any(|t| t.contains(secret)), "a PIN went out");
+        assert!(!log.iter().any(|e| e.detail.to_string().contains(secret)));
+    }
+    // Head office has the visit: the uploads reach the server over the link.
+    let last = i64::try_from(up.len()).unwrap();
+    k.wait_note(PATIENCE, |n| match n {
+        Note::Uploaded { acked_seq } if *acked_seq >= last => Some(()),
+        _ => None,
+    })
+    .await
+    .unwrap();
+    let visits = w.head_office().kiosk_service_log(KIOSK_ID, 100).unwrap();
+    let ops: Vec<&str> = visits.iter().map(|v| v.op.as_str()).collect();
+    for op in [
+        "service_login",
+        "service_enter",
+        "service_test_note",
+        "service_test_card",
+        "service_exit",
+        "service_login_failed",
+        "service_login_locked",
+    ] {
+        assert!(ops.contains(&op), "{op} not at head office: {ops:?}");
+    }
+    stop(k).await;
+}

@@ -1218,3 +1218,113 @@ fn elder_mode_tells_the_session_so_its_timeouts_lengthen() {
         assert_eq!(k.next_event(), Ui::Elder(true));
     });
 }
+
+#[test]
+fn five_taps_on_the_corner_open_the_pin_pad_and_the_panel_sends_the_technicians_actions() {
+    use telekiosk::runtime::screen::{SignInNotice, TechAction, TechPanel, TechScreen};
+    on_ui_thread(|| {
+        let mut k = kiosk();
+        // Four taps are nothing; the fifth opens the sign-in.
+        for _ in 0..4 {
+            k.tap("technician corner");
+        }
+        assert!(k.no_request_within(Duration::from_millis(200)));
+        k.tap("technician corner");
+        assert_eq!(k.next_request(), UiEvent::Technician);
+        let sign_in = |notice| {
+            ScreenUpdate::Technician(TechScreen::SignIn {
+                ids: vec!["T07".into(), "T08".into()],
+                notice,
+            })
+        };
+        k.apply(sign_in(None));
+        assert_eq!(k.page(), Page::TechnicianSignIn);
+        assert!(!k.has_enabled("sign in"), "no id chosen, no PIN");
+        k.tap("technician T08");
+        for d in ["2", "4", "6"] {
+            k.tap(&format!("pin {d}"));
+        }
+        assert!(!k.has_enabled("sign in"), "three digits are not a PIN");
+        k.tap("pin 8");
+        assert_eq!(k.words("pin").as_deref(), Some("4 digits"));
+        k.tap("sign in");
+        match k.next_request() {
+            UiEvent::TechnicianSignIn { id, pin } => {
+                assert_eq!((id.as_str(), pin.expose()), ("T08", "2468"));
+                assert_eq!(format!("{pin:?}"), "Pin(***)");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            k.words("pin").as_deref(),
+            Some("0 digits"),
+            "the pad forgets"
+        );
+        // A wrong PIN says how many tries are left; a lock greys the digits.
+        k.apply(sign_in(Some(SignInNotice::WrongPin { left: 2 })));
+        assert!(k.words("sign-in notice").unwrap().contains("2 tries left"));
+        k.apply(sign_in(Some(SignInNotice::Locked { seconds: 290 })));
+        assert!(k.words("sign-in notice").unwrap().contains("5 min"));
+        assert!(!k.has_enabled("pin 1"));
+
+        // The panel: every action is the same request a terminal makes.
+        let panel = TechPanel {
+            technician: "T08".into(),
+            kiosk: "K0001".into(),
+            state: "out_of_service".into(),
+            cash_total: "¥120.00".into(),
+            cards_in_stock: 40,
+            ..TechPanel::default()
+        };
+        k.apply(ScreenUpdate::Technician(TechScreen::Panel(Box::new(
+            panel.clone(),
+        ))));
+        assert_eq!(k.page(), Page::ServicePanel);
+        assert_eq!(k.words("cash box total").as_deref(), Some("¥120.00"));
+        for (label, action) in [
+            ("test receipt", TechAction::TestReceipt),
+            ("test note", TechAction::TestNote),
+            ("test card", TechAction::TestCard),
+            ("test id card", TechAction::TestIdCard),
+            ("test camera", TechAction::TestCamera),
+        ] {
+            k.tap(label);
+            assert_eq!(k.next_request(), UiEvent::TechnicianAction(action));
+        }
+        // Clearance asks first, against what the journal expects.
+        k.tap("clearance");
+        k.tap("cancel clearance");
+        assert!(k.no_request_within(Duration::from_millis(100)));
+        k.tap("clearance");
+        k.tap("box emptied");
+        assert_eq!(
+            k.next_request(),
+            UiEvent::TechnicianAction(TechAction::Clearance)
+        );
+        // Restock: the count on a stepper, the bin ticked.
+        k.tap("restock");
+        assert!(!k.has_enabled("record restock"), "nothing to record yet");
+        k.tap("plus 10");
+        k.tap("plus 10");
+        k.tap("minus 1");
+        k.tap("bin emptied");
+        assert_eq!(k.words("cards added").as_deref(), Some("19"));
+        k.tap("record restock");
+        assert_eq!(
+            k.next_request(),
+            UiEvent::TechnicianAction(TechAction::Restock {
+                added: 19,
+                bin_emptied: true
+            })
+        );
+        // While an action runs, the others wait.
+        let busy = TechPanel {
+            busy: Some("test_note".into()),
+            ..panel
+        };
+        k.apply(ScreenUpdate::Technician(TechScreen::Panel(Box::new(busy))));
+        assert!(!k.has_enabled("test receipt") && !k.has_enabled("exit service mode"));
+        k.apply(ScreenUpdate::Technician(TechScreen::Closed));
+        assert_eq!(k.page(), Page::Idle);
+    });
+}

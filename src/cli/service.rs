@@ -72,6 +72,17 @@ pub enum Action {
         #[arg(long, default_value_t = 30)]
         wait: u32,
     },
+    /// Insert a note: the acceptor reads it, holds it and hands it back (never kept).
+    TestNote {
+        /// Seconds to wait for the note.
+        #[arg(long, default_value_t = 30)]
+        wait: u32,
+    },
+    /// One blank card from the stacker, its ICCID read, into the reject bin.
+    TestCard,
+    /// Prints the argon2id hash of a PIN read from standard input, for `[[technician]]`
+    /// `pin_hash` (needs no kiosk; the PIN is never stored).
+    HashPin,
 }
 
 impl Action {
@@ -102,12 +113,18 @@ impl Action {
             Action::TestIdCard { wait } => ServiceRequest::TestIdCard { wait_s: *wait },
             Action::Logs { .. } => ServiceRequest::Logs,
             Action::TestCamera => ServiceRequest::TestCamera,
+            Action::TestNote { wait } => ServiceRequest::TestNote { wait_s: *wait },
+            Action::TestCard => ServiceRequest::TestCard,
+            // Answered here (see `run`), never sent.
+            Action::HashPin => ServiceRequest::Status,
         }
     }
 }
 
-/// Exit codes: 0 done, 1 refused by the kiosk, 3 no kiosk running (or no answer).
+/// Exit codes: 0 done, 1 refused by the kiosk, 2 a self-test did not pass, 3 no kiosk
+/// running (or no answer).
 const EXIT_REFUSED: u8 = 1;
+const EXIT_NOT_PASSED: u8 = 2;
 const EXIT_NO_KIOSK: u8 = 3;
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -116,6 +133,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(c)) => crate::config::KioskConfig::load(c)?.machine.service.socket,
         (None, None) => service::default_socket(),
     };
+    if matches!(args.action, Action::HashPin) {
+        return hash_pin();
+    }
     let request = args.action.request();
     let reply = match service::ask(&socket, &request).await {
         Ok(r) => r,
@@ -154,10 +174,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         eprint!("{}", words(&request, &reply));
     }
-    Ok(if reply.ok {
-        ExitCode::SUCCESS
-    } else {
+    let not_passed = reply.result.as_ref().and_then(|r| r["passed"].as_bool()) == Some(false);
+    Ok(if !reply.ok {
         ExitCode::from(EXIT_REFUSED)
+    } else if not_passed {
+        ExitCode::from(EXIT_NOT_PASSED)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -345,6 +368,33 @@ pub fn words(request: &ServiceRequest, reply: &ServiceReply) -> String {
                 s(&r["printer"])
             ));
         }
+        ServiceRequest::TestNote { .. } | ServiceRequest::TestCard => {
+            out.push_str(&format!(
+                "{}: {}\n",
+                if r["passed"].as_bool() == Some(true) {
+                    "passed"
+                } else {
+                    "NOT passed"
+                },
+                s(&r["summary"])
+            ));
+        }
     }
     out
+}
+
+/// `telekiosk service hash-pin`: one line of standard input (the PIN, 4 to 12 digits) →
+/// its argon2id PHC string on standard output.
+fn hash_pin() -> anyhow::Result<ExitCode> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let pin = zeroize::Zeroizing::new(line.trim().to_owned());
+    line.clear();
+    if !(4..=12).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
+        eprintln!("telekiosk service hash-pin: a PIN is 4 to 12 digits (read from standard input)");
+        return Ok(ExitCode::from(EXIT_REFUSED));
+    }
+    let hash = crate::runtime::technician::hash_pin(&pin).map_err(anyhow::Error::msg)?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
 }

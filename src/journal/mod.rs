@@ -1245,7 +1245,11 @@ impl Journal {
         let entry = service_upload_entry(seq, technician, action, detail, now);
         tx.execute(
             "INSERT INTO upload (txn_id, at, entry) VALUES (?1, ?2, ?3)",
-            params![entry["txn_id"].as_str(), now, serde_json::to_string(&entry)?],
+            params![
+                entry["txn_id"].as_str(),
+                now,
+                serde_json::to_string(&entry)?
+            ],
         )?;
         tx.commit()?;
         self.commits += 1;

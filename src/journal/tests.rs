@@ -604,15 +604,24 @@ fn every_service_log_line_goes_to_head_office_with_the_technicians_id() {
     let (_d, mut j) = journal();
     let detail = serde_json::json!({"notes": {"10000": 2}, "total_fen": 20000, "since": null});
     j.service_log("T-07", "clearance", &detail, 5).unwrap();
-    j.service_log("T-07", "test_receipt", &serde_json::json!({"passed": true}), 6)
-        .unwrap();
+    j.service_log(
+        "T-07",
+        "test_receipt",
+        &serde_json::json!({"passed": true}),
+        6,
+    )
+    .unwrap();
     j.service_log("X", "login_failed", &serde_json::json!({"failures": 1}), 7)
         .unwrap();
     let up = j.uploads_after(0, 10).unwrap();
     let ops: Vec<_> = up.iter().map(|u| u.entry["op"].as_str().unwrap()).collect();
     assert_eq!(
         ops,
-        ["cash_box_clearance", "service_test_receipt", "service_login_failed"]
+        [
+            "cash_box_clearance",
+            "service_test_receipt",
+            "service_login_failed"
+        ]
     );
     // The clearance carries what was taken out as its amount; none is money at the operator.
     assert_eq!(up[0].entry["amount_fen"], 20000);

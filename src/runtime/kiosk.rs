@@ -23,9 +23,11 @@ use super::journal::JournalHandle;
 use super::operator::Operator;
 use super::recovery::{self, RecoveryReport, j};
 use super::screen::{
-    Availability, Branding, KioskStatus, Problem, ScreenUpdate, ServiceState, UiEvent,
+    Availability, Branding, KioskStatus, Problem, ScreenUpdate, ServiceState, SignInNotice,
+    TechAction, TechOutcome, TechScreen, UiEvent,
 };
 use super::service::{self, ServiceCall, ServiceReply, ServiceRequest};
+use super::technician::{self, Failure, PinGate};
 use super::{Clock, Error, crash};
 use crate::boss::client::{BossClient, PushDelivery};
 use crate::flow::screen::TypedNumber;
@@ -180,6 +182,19 @@ enum Answer {
     },
     Retried(Result<usize, String>),
     Uploaded(Result<i64, String>),
+    /// A technician's on-screen action was answered (`action`: the request's name).
+    Technician {
+        action: &'static str,
+        reply: ServiceReply,
+    },
+    /// The note self-test of generation `generation` ran out of time.
+    NoteTestTimeout {
+        generation: u64,
+    },
+    /// The sign-in screen of generation `generation` was left alone too long.
+    SignInTimeout {
+        generation: u64,
+    },
 }
 
 struct Session {
@@ -231,7 +246,41 @@ pub struct Kiosk {
     service_mode: Option<ServiceMode>,
     /// A technician waits for the current customer to finish before service mode starts.
     entering: Option<(String, oneshot::Sender<ServiceReply>)>,
+    /// The technician's screens (sign-in, service panel), when shown.
+    tech_ui: Option<TechUi>,
+    /// Wrong PINs on the screen's pad, and its lock.
+    pin_gate: PinGate,
+    /// A note self-test under way.
+    note_test: Option<NoteTest>,
+    /// Generation of timers (sign-in, note test): a stale one is ignored.
+    tech_generation: u64,
 }
+
+/// What the technician's screen shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TechUi {
+    SignIn {
+        generation: u64,
+    },
+    Panel {
+        technician: String,
+        busy: Option<String>,
+        last: Option<TechOutcome>,
+    },
+}
+
+/// Accept-and-return of one note, waiting for the acceptor's events.
+#[derive(Debug)]
+struct NoteTest {
+    technician: String,
+    generation: u64,
+    reply: oneshot::Sender<ServiceReply>,
+    /// The value read into escrow (handed back since).
+    escrowed: Option<u64>,
+}
+
+/// How long the sign-in screen waits for a technician's taps.
+const SIGN_IN_IDLE: Duration = Duration::from_secs(120);
 
 /// Who is working on the kiosk, since when.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -302,6 +351,10 @@ impl Kiosk {
             sd: Systemd::from_env(),
             service_mode: None,
             entering: None,
+            tech_ui: None,
+            pin_gate: PinGate::default(),
+            note_test: None,
+            tech_generation: 0,
         }
     }
 
@@ -328,6 +381,18 @@ impl Kiosk {
     /// Runs the kiosk until it is told to stop (and the current customer is done).
     pub async fn run(mut self) -> Result<(), Error> {
         self.start().await?;
+        // Wrong PINs of the last minutes count across a restart: pulling the plug does not
+        // reopen a locked pad.
+        let since = self.clock.unix_ms()
+            - i64::try_from(technician::LOCKOUT.as_millis()).unwrap_or(i64::MAX) * 3;
+        let recent = j!(self.p.journal, |j| j.service_entries(100))?;
+        let events: Vec<(String, i64)> = recent
+            .into_iter()
+            .rev()
+            .filter(|e| e.at >= since)
+            .map(|e| (e.action, e.at))
+            .collect();
+        self.pin_gate = PinGate::restore(events.iter().map(|(a, at)| (a.as_str(), *at)));
         let mut tick = tokio::time::interval(self.p.options.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut status_at = tokio::time::Instant::now();
@@ -752,10 +817,9 @@ impl Kiosk {
                 }
                 Ok(())
             }
-            UiEvent::Technician => {
-                tracing::info!("technician entry requested on the screen");
-                Ok(())
-            }
+            UiEvent::Technician => self.tech_open().await,
+            UiEvent::TechnicianSignIn { id, pin } => self.tech_sign_in(&id, pin).await,
+            UiEvent::TechnicianAction(action) => self.tech_action(action).await,
         }
     }
 
@@ -772,6 +836,7 @@ impl Kiosk {
             || self.stopping
             || self.service_mode.is_some()
             || self.entering.is_some()
+            || self.tech_ui.is_some()
         {
             return Ok(());
         }
@@ -1237,6 +1302,25 @@ impl Kiosk {
     async fn on_answer(&mut self, a: Answer) -> Result<(), Error> {
         match a {
             Answer::Session { epoch, input } => self.feed(epoch, input).await,
+            Answer::Technician { action, reply } => self.tech_answered(action, reply).await,
+            Answer::NoteTestTimeout { generation } => {
+                if self
+                    .note_test
+                    .as_ref()
+                    .is_some_and(|t| t.generation == generation)
+                {
+                    self.note_test_done(false, "no note came in time: nothing was taken".into())
+                        .await?;
+                }
+                Ok(())
+            }
+            Answer::SignInTimeout { generation } => {
+                if self.tech_ui == Some(TechUi::SignIn { generation }) {
+                    tracing::info!("technician sign-in left alone: closed");
+                    self.tech_close().await;
+                }
+                Ok(())
+            }
             Answer::Paper {
                 paper,
                 txn,
@@ -1289,6 +1373,9 @@ impl Kiosk {
     // The acceptor between sessions.
 
     async fn on_acceptor(&mut self, ev: AcceptorEvent) -> Result<(), Error> {
+        if self.note_test.is_some() && self.session.is_none() {
+            return self.note_test_event(ev).await;
+        }
         let takes = self.session.as_ref().is_some_and(|s| s.flow.takes_notes());
         match ev {
             AcceptorEvent::Credit { fen } if !takes => {
@@ -1514,8 +1601,14 @@ impl Kiosk {
                 let (since, before) = j!(self.p.journal, |j| {
                     let since = j.last_clearance_at()?;
                     let before = j.clear_cashbox(&t, now)?;
+                    // Value in fen → notes, as head office reads it.
+                    let notes: serde_json::Map<String, serde_json::Value> = before
+                        .notes
+                        .iter()
+                        .map(|(fen, n)| (fen.to_string(), (*n).into()))
+                        .collect();
                     let detail = serde_json::json!({
-                        "notes": before.notes,
+                        "notes": notes,
                         "total_fen": before.total_fen,
                         "since": since,
                     });
@@ -1585,8 +1678,9 @@ impl Kiosk {
                     };
                     let detail = serde_json::json!({
                         "added": added,
-                        "in_stock": stock.in_stock,
-                        "bin_emptied": bin.as_ref().map(Vec::len),
+                        "stock": stock.in_stock,
+                        "bin_emptied": bin.is_some(),
+                        "captured": bin.iter().flatten().flatten().collect::<Vec<_>>(),
                     });
                     j.service_log(&t, "restock", &detail, now)?;
                     Ok::<_, crate::journal::Error>((stock, bin))
@@ -1667,6 +1761,7 @@ impl Kiosk {
                         }
                     };
                     let detail = serde_json::json!({
+                        "passed": result["good"].as_bool() == Some(true),
                         "good": result["good"],
                         "issues": result["quality"]["issues"],
                         "problem": result["problem"],
@@ -1717,7 +1812,8 @@ impl Kiosk {
                             serde_json::json!({"problem": format!("{problem:?}")}),
                         ),
                     };
-                    let detail = serde_json::json!({"outcome": outcome});
+                    let detail =
+                        serde_json::json!({"outcome": outcome, "passed": outcome == "read"});
                     log_self_test(&journal, technician, "test_id_card", detail).await;
                     let mut result = result;
                     if let Some(o) = result.as_object_mut() {
@@ -1726,8 +1822,480 @@ impl Kiosk {
                     let _ = reply.send(ServiceReply::ok(result));
                 });
             }
+            ServiceRequest::TestNote { wait_s } => {
+                let technician = self.technician_at_work();
+                let Some(bill) = &self.p.bill else {
+                    let _ = reply.send(ServiceReply::ok(serde_json::json!({
+                        "passed": false,
+                        "summary": "no bill acceptor fitted",
+                    })));
+                    return Ok(());
+                };
+                if self.note_test.is_some() {
+                    refuse(reply, "a note test is already waiting for a note".into());
+                    return Ok(());
+                }
+                let values: Vec<u64> = bill
+                    .0
+                    .info
+                    .borrow()
+                    .as_ref()
+                    .map(|i| i.denominations.iter().map(|d| d.fen).collect())
+                    .unwrap_or_default();
+                if values.is_empty() {
+                    let health = self.health_of(DeviceKind::BillAcceptor);
+                    let _ = reply.send(ServiceReply::ok(serde_json::json!({
+                        "passed": false,
+                        "summary": format!("the acceptor is not connected: {}", health.detail),
+                    })));
+                    return Ok(());
+                }
+                let t = technician.clone();
+                let detail = serde_json::json!({"stage": "waiting", "wait_s": wait_s});
+                j!(self.p.journal, |j| j.service_log(
+                    &t,
+                    "test_note",
+                    &detail,
+                    now
+                ))?;
+                bill.0
+                    .command(AcceptorCmd::Enable { accept_fen: values })
+                    .await;
+                self.tech_generation += 1;
+                let generation = self.tech_generation;
+                let answers = self.answers_tx.clone();
+                let wait = Duration::from_secs(u64::from(wait_s.clamp(5, 120)));
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let _ = answers.send(Answer::NoteTestTimeout { generation }).await;
+                });
+                tracing::info!(technician, "note self-test: waiting for a note");
+                self.note_test = Some(NoteTest {
+                    technician,
+                    generation,
+                    reply,
+                    escrowed: None,
+                });
+            }
+            ServiceRequest::TestCard => {
+                let technician = self.technician_at_work();
+                let dispenser = self
+                    .p
+                    .dispenser
+                    .as_ref()
+                    .and_then(|d| d.handle.borrow().clone());
+                let journal = self.p.journal.clone();
+                let t = technician.clone();
+                let detail = serde_json::json!({"stage": "started"});
+                j!(self.p.journal, |j| j.service_log(
+                    &t,
+                    "test_card",
+                    &detail,
+                    now
+                ))?;
+                tokio::spawn(async move {
+                    let result = test_card(dispenser, &journal, &technician).await;
+                    let detail = serde_json::json!({
+                        "passed": result["passed"],
+                        "iccid": result["iccid"],
+                        "moved_to_bin": result["moved_to_bin"],
+                    });
+                    log_self_test(&journal, technician, "test_card", detail).await;
+                    let _ = reply.send(ServiceReply::ok(result));
+                });
+            }
         }
         Ok(())
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Self-test of the note acceptor: accept into escrow, hand back.
+
+    async fn note_test_event(&mut self, ev: AcceptorEvent) -> Result<(), Error> {
+        match ev {
+            AcceptorEvent::Escrow { fen } => {
+                tracing::info!(fen, "note self-test: note in escrow, handing it back");
+                if let Some(t) = self.note_test.as_mut() {
+                    t.escrowed = Some(fen);
+                }
+                if let Some(b) = &self.p.bill {
+                    b.0.command(AcceptorCmd::Return).await;
+                }
+                Ok(())
+            }
+            AcceptorEvent::Returned { .. } => {
+                let fen = self.note_test.as_ref().and_then(|t| t.escrowed);
+                match fen {
+                    Some(fen) => {
+                        let summary = format!(
+                            "纸币 {} 已识别并退回 note read ({}) and handed back: the acceptor works",
+                            crate::flow::yuan(fen),
+                            crate::flow::yuan(fen)
+                        );
+                        self.note_test_done(true, summary).await
+                    }
+                    None => {
+                        self.note_test_done(
+                            false,
+                            "a note came back before it was read: try again with a flat note"
+                                .into(),
+                        )
+                        .await
+                    }
+                }
+            }
+            AcceptorEvent::Rejected { reason } => {
+                let why = reason.map_or_else(|| "no reason given".to_owned(), |r| format!("{r:?}"));
+                self.note_test_done(
+                    false,
+                    format!("the acceptor refused the note ({why}): try another note, or clean the sensors"),
+                )
+                .await
+            }
+            AcceptorEvent::Jam { safe } => {
+                self.note_test_done(
+                    false,
+                    format!(
+                        "note jammed ({}): open the acceptor and clear it",
+                        if safe {
+                            "inside"
+                        } else {
+                            "reachable from the front"
+                        }
+                    ),
+                )
+                .await
+            }
+            AcceptorEvent::Credit { fen } => {
+                // Never meant to happen (the note was handed back): it is money now, on a
+                // voucher like any stray note, and the test says so.
+                self.note_test_done(
+                    false,
+                    format!(
+                        "the acceptor KEPT the note ({}) instead of handing it back: a voucher is printed; check the escrow",
+                        crate::flow::yuan(fen)
+                    ),
+                )
+                .await?;
+                self.stray_note(fen, NoteSource::Credit).await
+            }
+            AcceptorEvent::DeviceLost { reason } => {
+                self.note_test_done(false, format!("the acceptor stopped answering: {reason}"))
+                    .await
+            }
+            other => {
+                tracing::debug!(?other, "note self-test: acceptor event");
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the note self-test: the acceptor off, the outcome journaled and answered.
+    async fn note_test_done(&mut self, passed: bool, summary: String) -> Result<(), Error> {
+        let Some(test) = self.note_test.take() else {
+            return Ok(());
+        };
+        if let Some(b) = &self.p.bill {
+            if test.escrowed.is_none() || !passed {
+                // A note half-read when time ran out goes back too.
+                b.0.command(AcceptorCmd::Return).await;
+            }
+            b.0.command(AcceptorCmd::Disable).await;
+        }
+        let now = self.clock.unix_ms();
+        let detail = serde_json::json!({
+            "passed": passed,
+            "value_fen": test.escrowed,
+        });
+        let t = test.technician.clone();
+        j!(self.p.journal, |j| j.service_log(
+            &t,
+            "test_note",
+            &detail,
+            now
+        ))?;
+        tracing::info!(passed, "note self-test done");
+        let _ = test.reply.send(ServiceReply::ok(serde_json::json!({
+            "passed": passed,
+            "summary": summary,
+            "value_fen": test.escrowed,
+        })));
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------------------
+    // Service mode on the kiosk's screen: sign-in with the PIN pad, the panel, actions.
+
+    async fn tech_open(&mut self) -> Result<(), Error> {
+        if matches!(self.tech_ui, Some(TechUi::Panel { .. })) {
+            return self.show_panel().await;
+        }
+        let now = self.clock.unix_ms();
+        let ids: Vec<String> = self
+            .applied
+            .settings
+            .technicians
+            .iter()
+            .map(|t| t.id.clone())
+            .collect();
+        let notice = if self.session.is_some() {
+            Some(SignInNotice::CustomerPresent)
+        } else if ids.is_empty() {
+            Some(SignInNotice::NoTechnicians)
+        } else {
+            self.pin_gate
+                .locked_for(now)
+                .map(|seconds| SignInNotice::Locked { seconds })
+        };
+        if self.session.is_some() {
+            tracing::info!("technician entry while a customer is served: not now");
+            return Ok(());
+        }
+        tracing::info!("technician sign-in on the screen");
+        self.tech_generation += 1;
+        let generation = self.tech_generation;
+        self.tech_ui = Some(TechUi::SignIn { generation });
+        self.arm_sign_in_timeout(generation);
+        self.show(ScreenUpdate::Technician(TechScreen::SignIn { ids, notice }))
+            .await;
+        Ok(())
+    }
+
+    fn arm_sign_in_timeout(&self, generation: u64) {
+        let answers = self.answers_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(SIGN_IN_IDLE).await;
+            let _ = answers.send(Answer::SignInTimeout { generation }).await;
+        });
+    }
+
+    async fn tech_sign_in(&mut self, id: &str, pin: super::screen::Pin) -> Result<(), Error> {
+        if !matches!(self.tech_ui, Some(TechUi::SignIn { .. })) {
+            return Ok(());
+        }
+        let now = self.clock.unix_ms();
+        // What was typed goes to the journal only as a plausible id, never as anything else.
+        let typed: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(16)
+            .collect();
+        let ids: Vec<String> = self
+            .applied
+            .settings
+            .technicians
+            .iter()
+            .map(|t| t.id.clone())
+            .collect();
+        let show = |notice| {
+            ScreenUpdate::Technician(TechScreen::SignIn {
+                ids: ids.clone(),
+                notice: Some(notice),
+            })
+        };
+        if let Some(seconds) = self.pin_gate.locked_for(now) {
+            self.show(show(SignInNotice::Locked { seconds })).await;
+            return Ok(());
+        }
+        let hash = self
+            .applied
+            .settings
+            .technicians
+            .iter()
+            .find(|t| t.id == typed)
+            .map(|t| t.pin_hash.clone());
+        let ok =
+            tokio::task::spawn_blocking(move || technician::verify(hash.as_deref(), pin.expose()))
+                .await
+                .unwrap_or(false);
+        if !ok {
+            let failure = self.pin_gate.fail(now);
+            let t = typed.clone();
+            let notice = j!(self.p.journal, |j| {
+                Ok::<_, crate::journal::Error>(match failure {
+                    Failure::TryAgain { failures, left } => {
+                        j.service_log(
+                            &t,
+                            "login_failed",
+                            &serde_json::json!({"failures": failures}),
+                            now,
+                        )?;
+                        SignInNotice::WrongPin { left }
+                    }
+                    Failure::Locked { failures, until } => {
+                        j.service_log(
+                            &t,
+                            "login_failed",
+                            &serde_json::json!({"failures": failures}),
+                            now,
+                        )?;
+                        j.service_log(
+                            &t,
+                            "login_locked",
+                            &serde_json::json!({"failures": failures, "until_ms": until}),
+                            now,
+                        )?;
+                        SignInNotice::Locked {
+                            seconds: self_locked_seconds(until, now),
+                        }
+                    }
+                })
+            })?;
+            if matches!(notice, SignInNotice::Locked { .. }) {
+                tracing::warn!(
+                    technician = typed,
+                    "wrong PINs: the technician pad is locked"
+                );
+            } else {
+                tracing::info!(technician = typed, "wrong technician id or PIN");
+            }
+            self.show(show(notice)).await;
+            return Ok(());
+        }
+        self.pin_gate.succeed();
+        let t = typed.clone();
+        j!(self.p.journal, |j| j.service_log(
+            &t,
+            "login",
+            &serde_json::Value::Null,
+            now
+        ))?;
+        tracing::info!(technician = typed, "technician signed in on the screen");
+        if self.session.is_some() || self.entering.is_some() {
+            self.show(show(SignInNotice::CustomerPresent)).await;
+            return Ok(());
+        }
+        if self.stopping {
+            self.show(show(SignInNotice::Refused("the kiosk is stopping".into())))
+                .await;
+            return Ok(());
+        }
+        if self.service_mode.is_none() {
+            // The same entry as a terminal's; its answer is the panel below.
+            let (tx, _rx) = oneshot::channel();
+            self.enter_service(typed.clone(), tx).await?;
+        }
+        self.tech_ui = Some(TechUi::Panel {
+            technician: typed,
+            busy: None,
+            last: None,
+        });
+        self.show_panel().await
+    }
+
+    async fn tech_action(&mut self, action: TechAction) -> Result<(), Error> {
+        let technician = match &self.tech_ui {
+            Some(TechUi::Panel {
+                technician, busy, ..
+            }) => {
+                if busy.is_some() && !matches!(action, TechAction::Refresh) {
+                    tracing::info!(?action, "a technician's action while another runs: ignored");
+                    return Ok(());
+                }
+                technician.clone()
+            }
+            Some(TechUi::SignIn { .. }) => {
+                if action == TechAction::Cancel {
+                    self.tech_close().await;
+                }
+                return Ok(());
+            }
+            None => return Ok(()),
+        };
+        let (name, request): (&'static str, ServiceRequest) = match action {
+            TechAction::Cancel | TechAction::Refresh => return self.show_panel().await,
+            TechAction::TestReceipt => ("test_receipt", ServiceRequest::TestReceipt),
+            TechAction::TestNote => ("test_note", ServiceRequest::TestNote { wait_s: 30 }),
+            TechAction::TestCard => ("test_card", ServiceRequest::TestCard),
+            TechAction::TestIdCard => ("test_id_card", ServiceRequest::TestIdCard { wait_s: 30 }),
+            TechAction::TestCamera => ("test_camera", ServiceRequest::TestCamera),
+            TechAction::Clearance => (
+                "clearance",
+                ServiceRequest::Clearance {
+                    technician,
+                    emptied: true,
+                },
+            ),
+            TechAction::Restock { added, bin_emptied } => (
+                "restock",
+                ServiceRequest::Restock {
+                    technician,
+                    added,
+                    bin_emptied,
+                },
+            ),
+            TechAction::Exit => ("exit", ServiceRequest::Exit),
+        };
+        if let Some(TechUi::Panel { busy, .. }) = self.tech_ui.as_mut() {
+            *busy = Some(name.to_owned());
+        }
+        self.show_panel().await?;
+        let (tx, rx) = oneshot::channel();
+        self.on_service(ServiceCall { request, reply: tx }).await?;
+        let answers = self.answers_tx.clone();
+        tokio::spawn(async move {
+            let reply = rx.await.unwrap_or_else(|_| {
+                ServiceReply::refused(String::from("the kiosk gave no answer"))
+            });
+            let _ = answers
+                .send(Answer::Technician {
+                    action: name,
+                    reply,
+                })
+                .await;
+        });
+        Ok(())
+    }
+
+    async fn tech_answered(
+        &mut self,
+        action: &'static str,
+        reply: ServiceReply,
+    ) -> Result<(), Error> {
+        let (ok, text) = technician::outcome_text(action, &reply);
+        if action == "exit" && reply.ok {
+            self.tech_close().await;
+            return Ok(());
+        }
+        match self.tech_ui.as_mut() {
+            Some(TechUi::Panel { busy, last, .. }) => {
+                *busy = None;
+                *last = Some(TechOutcome {
+                    action: action.to_owned(),
+                    ok,
+                    text,
+                });
+            }
+            _ => return Ok(()),
+        }
+        self.show_panel().await
+    }
+
+    /// The panel, with the status as a terminal would get it.
+    async fn show_panel(&mut self) -> Result<(), Error> {
+        let Some(TechUi::Panel {
+            technician,
+            busy,
+            last,
+        }) = self.tech_ui.clone()
+        else {
+            return Ok(());
+        };
+        let status = self.service_status().await?;
+        let mut panel = technician::panel(&status, &technician);
+        panel.busy = busy;
+        panel.last = last;
+        self.show(ScreenUpdate::Technician(TechScreen::Panel(Box::new(panel))))
+            .await;
+        Ok(())
+    }
+
+    /// Back to what customers see (the kiosk's state shown again).
+    async fn tech_close(&mut self) {
+        self.tech_ui = None;
+        self.show(ScreenUpdate::Technician(TechScreen::Closed))
+            .await;
+        self.show(ScreenUpdate::Status(self.status.clone())).await;
     }
 
     /// The technician in service mode ("" outside it).
@@ -2253,6 +2821,69 @@ fn wire_device(k: DeviceKind) -> boss_protocol::DeviceKind {
         DeviceKind::CardDispenser => boss_protocol::DeviceKind::CardDispenser,
         DeviceKind::ReceiptPrinter => boss_protocol::DeviceKind::ReceiptPrinter,
     }
+}
+
+fn self_locked_seconds(until: i64, now: i64) -> u64 {
+    (until - now).max(0).unsigned_abs().div_ceil(1000)
+}
+
+/// One blank card from the stacker to the IC contacts (its ICCID read: the contacts
+/// work), then into the reject bin, journaled as a card the technician moved there.
+async fn test_card(
+    dispenser: Option<card_dispenser::DispenserHandle>,
+    journal: &JournalHandle,
+    technician: &str,
+) -> serde_json::Value {
+    use crate::flow::devices::{CardAnswer, CardCmd};
+    // The flows' own steps: to the contacts, powered and read, into the reject bin.
+    if let Err(e) = super::cards::run(dispenser.clone(), CardCmd::ToIc).await {
+        return serde_json::json!({
+            "passed": false,
+            "moved_to_bin": false,
+            "summary": format!("no card came to the IC contacts: {e:?} — check the stock and the feed"),
+        });
+    }
+    let iccid = match super::cards::run(dispenser.clone(), CardCmd::ReadIccid).await {
+        Ok(CardAnswer::Iccid(i)) => Ok(i),
+        Ok(other) => Err(format!("{other:?}")),
+        Err(e) => Err(format!("{e:?}")),
+    };
+    let captured = super::cards::run(dispenser, CardCmd::Capture).await;
+    let now = Clock::default().unix_ms();
+    let by = technician.to_owned();
+    let moved = captured.is_ok();
+    if moved {
+        let recorded = journal
+            .run(move |j| j.card_movement(CardMovement::Rejected, None, Some(&by), now))
+            .await;
+        if !matches!(recorded, Ok(Ok(_))) {
+            tracing::error!("the test card's move to the reject bin could not be journaled");
+        }
+    }
+    let (passed, summary) = match (&iccid, &captured) {
+        (Ok(i), Ok(_)) => (
+            true,
+            format!("测试卡已入废卡箱 test card {i} read and put in the reject bin"),
+        ),
+        (Err(e), Ok(_)) => (
+            false,
+            format!(
+                "the card's chip did not answer ({e}): it is in the reject bin — check the IC contacts"
+            ),
+        ),
+        (_, Err(e)) => (
+            false,
+            format!(
+                "the card could not go to the reject bin ({e:?}): it is inside — open the dispenser and clear it"
+            ),
+        ),
+    };
+    serde_json::json!({
+        "passed": passed,
+        "summary": summary,
+        "iccid": iccid.ok(),
+        "moved_to_bin": moved,
+    })
 }
 
 /// Journals a self-test's outcome from the task that ran it (the test has already answered

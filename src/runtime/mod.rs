@@ -27,6 +27,7 @@ pub mod operator;
 pub mod recovery;
 pub mod screen;
 pub mod service;
+pub mod technician;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

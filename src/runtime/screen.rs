@@ -115,6 +115,130 @@ pub enum ScreenUpdate {
     /// A frame of the camera while a live photo is taken (the screen shows it in the
     /// framing guide). Never stored; wiped when dropped.
     CameraPreview(Preview),
+    /// The technician's screens (sign-in, service mode), over whatever the kiosk shows.
+    Technician(TechScreen),
+}
+
+/// What a technician sees on the kiosk's own screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TechScreen {
+    /// Choose your id, type your PIN. `ids`: the technicians the configuration knows.
+    SignIn {
+        ids: Vec<String>,
+        notice: Option<SignInNotice>,
+    },
+    /// Service mode: the kiosk as the technician sees it, and what they can do.
+    Panel(Box<TechPanel>),
+    /// Closed: back to what customers see.
+    Closed,
+}
+
+/// Why the sign-in screen asks again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInNotice {
+    /// Wrong id or PIN; `left` more tries before the pad locks.
+    WrongPin { left: u32 },
+    /// Too many wrong PINs: the pad is locked for `seconds` more.
+    Locked { seconds: u64 },
+    /// The configuration names no technician: service mode only from a terminal.
+    NoTechnicians,
+    /// A customer is being served: sign in when they are done.
+    CustomerPresent,
+    /// The kiosk refused (e.g. it is stopping); the words say why.
+    Refused(String),
+}
+
+/// The service-mode panel: status lines (no personal data) and the last action's outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TechPanel {
+    pub technician: String,
+    pub kiosk: String,
+    /// "in_service", "out_of_service", …, and what keeps it out.
+    pub state: String,
+    pub problems: Vec<String>,
+    pub devices: Vec<TechDevice>,
+    /// Link, configuration and software in one line each.
+    pub facts: Vec<String>,
+    /// The cash box by value (yuan, count) and its total, as the journal counts it.
+    pub cash_notes: Vec<(String, i64)>,
+    pub cash_total: String,
+    pub cards_in_stock: i64,
+    pub cards_in_bin: i64,
+    /// Counters and recent errors, one line each.
+    pub counters: Vec<String>,
+    pub errors: Vec<String>,
+    /// An action under way (its name), while the buttons wait.
+    pub busy: Option<String>,
+    /// The last action's outcome.
+    pub last: Option<TechOutcome>,
+}
+
+/// One device as the technician sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TechDevice {
+    pub name: String,
+    /// "ok", "warning", "fault", "offline", "not_fitted".
+    pub state: String,
+    pub detail: String,
+}
+
+/// What an action came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TechOutcome {
+    pub action: String,
+    pub ok: bool,
+    pub text: String,
+}
+
+/// What a technician asks on the screen (each is the same request a terminal makes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TechAction {
+    /// Leave the sign-in screen without signing in.
+    Cancel,
+    /// Status again.
+    Refresh,
+    TestReceipt,
+    /// Accept a note into escrow and hand it back (never kept).
+    TestNote,
+    /// One blank card from the stacker to the reject bin, its ICCID read on the way.
+    TestCard,
+    TestIdCard,
+    TestCamera,
+    /// The box was emptied: close the period, print the slip.
+    Clearance,
+    /// Cards added, and whether the reject bin was emptied.
+    Restock {
+        added: u32,
+        bin_emptied: bool,
+    },
+    /// Leave service mode.
+    Exit,
+}
+
+/// A PIN on its way from the pad to the check: never printed, wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    pub fn new(digits: impl Into<String>) -> Self {
+        Self(digits.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(***)")
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
 }
 
 /// A small RGB picture from the camera for the screen.
@@ -147,8 +271,12 @@ pub enum UiEvent {
     Customer(Ui),
     /// The customer pressed "call for help" (also outside a session).
     CallHelp,
-    /// The technician entry on the out-of-service screen.
+    /// The technician entry (the out-of-service screen's button, or the hidden corner).
     Technician,
+    /// A technician signs in on the screen's PIN pad.
+    TechnicianSignIn { id: String, pin: Pin },
+    /// A technician's action on the service screens.
+    TechnicianAction(TechAction),
 }
 
 fn notice_suffix(n: Option<&crate::flow::Notice>) -> String {
@@ -480,5 +608,34 @@ pub fn describe(update: &ScreenUpdate) -> String {
         ),
         ScreenUpdate::Branding(b) => format!("branding: {}", b.operator_en),
         ScreenUpdate::CameraPreview(p) => format!("camera preview {}×{}", p.width, p.height),
+        ScreenUpdate::Technician(t) => match t {
+            TechScreen::SignIn { ids, notice } => format!(
+                "维护登录 technician sign-in ({} ids){}",
+                ids.len(),
+                notice
+                    .as_ref()
+                    .map(|n| format!(" — {n:?}"))
+                    .unwrap_or_default()
+            ),
+            TechScreen::Panel(p) => format!(
+                "维护模式 service panel: technician {}, {}{}{}",
+                p.technician,
+                p.state,
+                p.busy
+                    .as_ref()
+                    .map(|b| format!(", running {b}"))
+                    .unwrap_or_default(),
+                p.last
+                    .as_ref()
+                    .map(|l| format!(
+                        " — {} {}: {}",
+                        l.action,
+                        if l.ok { "ok" } else { "NOT ok" },
+                        l.text
+                    ))
+                    .unwrap_or_default()
+            ),
+            TechScreen::Closed => "维护界面关闭 technician screens closed".into(),
+        },
     }
 }

@@ -58,6 +58,12 @@ pub enum ServiceRequest {
     /// Reads the ID card placed on the reader within `wait_s` seconds (the kiosk's own
     /// actor; the answer is masked and nothing of the card is kept).
     TestIdCard { wait_s: u32 },
+    /// Takes a note into escrow within `wait_s` seconds and hands it back: the acceptor
+    /// reads and validates, nothing is kept.
+    TestNote { wait_s: u32 },
+    /// One blank card from the stacker past the IC contacts (its ICCID read) into the
+    /// reject bin, journaled as a card moved by the technician.
+    TestCard,
 }
 
 impl ServiceRequest {
@@ -73,6 +79,8 @@ impl ServiceRequest {
             ServiceRequest::TestIdCard { .. } => "test_id_card",
             ServiceRequest::Logs => "logs",
             ServiceRequest::TestCamera => "test_camera",
+            ServiceRequest::TestNote { .. } => "test_note",
+            ServiceRequest::TestCard => "test_card",
         }
     }
 }

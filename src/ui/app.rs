@@ -102,7 +102,9 @@ pub(super) fn take_return_home(window: &KioskWindow) -> bool {
 pub(super) fn go(window: &KioskWindow, page: Page) {
     let app = window.global::<AppAdapter>();
     let (step, zh, en) = match page {
-        Page::Idle | Page::OutOfService => (0, "", ""),
+        Page::Idle | Page::OutOfService | Page::TechnicianSignIn | Page::ServicePanel => {
+            (0, "", "")
+        }
         Page::Home => (1, "选择业务", "Choose a service"),
         Page::Keypad | Page::LookingUp => (2, "输入号码", "Enter the number"),
         Page::Confirm => (3, "确认号码", "Check the number"),

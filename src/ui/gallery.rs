@@ -610,5 +610,81 @@ pub fn gallery() -> Vec<(&'static str, View)> {
     .chain(plan_screens(&number))
     .chain(bill_screens(&number))
     .chain(sim_screens())
+    .chain(technician_screens())
     .collect()
+}
+
+/// The technician's sign-in and service panel.
+fn technician_screens() -> Vec<(&'static str, View)> {
+    use crate::runtime::screen::{SignInNotice, TechDevice, TechOutcome, TechPanel, TechScreen};
+    let ids = vec!["T07".to_owned(), "T08".to_owned(), "T12".to_owned()];
+    let device = |name: &str, state: &str, detail: &str| TechDevice {
+        name: name.into(),
+        state: state.into(),
+        detail: detail.into(),
+    };
+    let panel = TechPanel {
+        technician: "T07".into(),
+        kiosk: "K0001".into(),
+        state: "out_of_service".into(),
+        problems: vec!["service mode: technician T07 since 2026-12-07 14:02:11".into()],
+        devices: vec![
+            device(
+                "bill_acceptor",
+                "ok",
+                "CNY on /dev/ttyS0 — SSP serial 20261122 firmware NV0200414",
+            ),
+            device("receipt_printer", "warning", "paper near end (/dev/ttyS1)"),
+            device("id_card_reader", "ok", "SAM ready (/dev/ttyUSB0)"),
+            device("card_dispenser", "ok", "ready (/dev/ttyS2)"),
+            device("camera", "ok", "open (/dev/video0) — USB 2.0 Camera"),
+        ],
+        facts: vec![
+            "链路 link: up (skew 2 ms)".into(),
+            "配置 configuration: v12".into(),
+            "软件 software: 0.1.0".into(),
+        ],
+        cash_notes: vec![
+            ("¥20.00".into(), 3),
+            ("¥50.00".into(), 4),
+            ("¥100.00".into(), 11),
+        ],
+        cash_total: "¥1360.00".into(),
+        cards_in_stock: 37,
+        cards_in_bin: 2,
+        counters: vec![
+            "topup: settled 18, refunded 1".into(),
+            "new_sim: settled 3".into(),
+            "纸币 notes: 18".into(),
+            "凭条 papers: printed 24, not_printed 1".into(),
+        ],
+        errors: vec!["12:41:07 receipt_printer: paper near end".into()],
+        busy: None,
+        last: Some(TechOutcome {
+            action: "test_note".into(),
+            ok: true,
+            text: "纸币 ¥50.00 已识别并退回 note read (¥50.00) and handed back: the acceptor works"
+                .into(),
+        }),
+    };
+    vec![
+        (
+            "70-technician-sign-in",
+            View::Technician(TechScreen::SignIn {
+                ids: ids.clone(),
+                notice: Some(SignInNotice::WrongPin { left: 3 }),
+            }),
+        ),
+        (
+            "71-technician-locked",
+            View::Technician(TechScreen::SignIn {
+                ids,
+                notice: Some(SignInNotice::Locked { seconds: 287 }),
+            }),
+        ),
+        (
+            "72-service-panel",
+            View::Technician(TechScreen::Panel(Box::new(panel))),
+        ),
+    ]
 }

@@ -103,6 +103,8 @@ pub fn render_png(
         ScreenUpdate::Status(KioskStatus::InService) => View::Idle,
         ScreenUpdate::Status(s) => View::OutOfService(s.clone()),
         ScreenUpdate::Services(_) | ScreenUpdate::Branding(_) => View::Home,
+        ScreenUpdate::Technician(crate::runtime::screen::TechScreen::Closed) => View::Idle,
+        ScreenUpdate::Technician(t) => View::Technician(t.clone()),
         // The camera's picture belongs to the screen being shown.
         ScreenUpdate::CameraPreview(p) => match SHOWN.with(|s| s.borrow().clone()) {
             Some(screen) if matches!(screen, crate::flow::Screen::FaceCapture { .. }) => {

@@ -29,6 +29,7 @@ mod outofservice;
 mod plans;
 mod refused;
 mod result;
+mod service;
 mod sim;
 mod sorry;
 mod window;
@@ -41,7 +42,7 @@ use std::sync::mpsc as std_mpsc;
 pub use generated::{
     AppAdapter, AuthAdapter, BillsAdapter, BusyAdapter, ConfirmAdapter, HomeAdapter, IdleAdapter,
     InsertAdapter, KeypadAdapter, KioskWindow, Msg, OutOfServiceAdapter, Page, PlansAdapter,
-    RefusedAdapter, ResultAdapter, SimAdapter, SorryAdapter, Theme,
+    RefusedAdapter, ResultAdapter, ServiceAdapter, SimAdapter, SorryAdapter, Theme,
 };
 use slint::ComponentHandle;
 use tokio::sync::mpsc;
@@ -54,6 +55,7 @@ pub use gallery::{gallery, sample_camera_picture, sample_insert};
 pub use headless::{render_png, render_view_pixels, render_view_png, set_camera_picture};
 pub use home::unavailable_words;
 pub use keypad::{grouped_digits, masked_echo};
+pub use service::notice_words as sign_in_words;
 pub use sorry::notice_words;
 pub use window::{display_available, run_window};
 
@@ -130,6 +132,8 @@ pub enum View {
         screen: Screen,
         open: bool,
     },
+    /// The technician's sign-in or service panel.
+    Technician(crate::runtime::screen::TechScreen),
 }
 
 /// What the home screen offers before the runtime says (every service "coming soon" but
@@ -234,6 +238,7 @@ pub fn attach(window: &KioskWindow, events: mpsc::Sender<UiEvent>, options: &UiO
     refused::connect(window, &sink);
     bills::connect(window, &sink);
     sim::connect(window, &sink);
+    service::connect(window, &sink);
 }
 
 /// Sets orientation, language and elder mode.
@@ -284,6 +289,7 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
         ScreenUpdate::Branding(branding) => idle::set_branding(window, branding),
         // Shown inside the live-photo screen's framing guide.
         ScreenUpdate::CameraPreview(p) => sim::set_preview(window, p),
+        ScreenUpdate::Technician(t) => service::show(window, t),
     }
 }
 
@@ -354,6 +360,7 @@ pub fn show_view(window: &KioskWindow, view: &View) {
             app.set_help_pending(true);
             app.set_help_called(*open);
         }
+        View::Technician(t) => service::show(window, t),
     }
 }
 
