@@ -946,7 +946,7 @@ async fn a_technician_signs_in_on_the_screen_tests_the_acceptor_and_dispenser_an
     use telekiosk::runtime::technician::hash_pin;
     let _shared = ALONE.read().await;
     let dir = tempfile::tempdir().unwrap();
-    let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
+    let mut w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
     let mut settings = telekiosk_settings::Settings::default();
     for (id, pin) in [("T07", "246810"), ("T08", "135790")] {
         settings.technicians.push(telekiosk_settings::Technician {
@@ -1046,6 +1046,30 @@ async fn a_technician_signs_in_on_the_screen_tests_the_acceptor_and_dispenser_an
         (after.in_stock, after.in_reject_bin)
     );
 
+    // Restock through the screen: ten cards in, the bin (with the test card) emptied.
+    k.ui.send(act(TechAction::Restock {
+        added: 10,
+        bin_emptied: true,
+    }))
+    .await
+    .unwrap();
+    let p = outcome(&mut k, &mut seen, "restock").await;
+    assert!(p.last.as_ref().unwrap().ok, "{:?}", p.last);
+    assert_eq!(
+        (p.cards_in_stock, p.cards_in_bin),
+        (after.in_stock + 10, 0),
+        "the panel shows the new stock"
+    );
+    let slip = next_paper(&mut w).await;
+    assert!(slip.contains("放卡") && slip.contains("T07"), "{slip}");
+    // Clearance through the screen: the box (empty: the test note was handed back).
+    k.ui.send(act(TechAction::Clearance)).await.unwrap();
+    let p = outcome(&mut k, &mut seen, "clearance").await;
+    let last = p.last.unwrap();
+    assert!(last.ok && last.text.contains("¥0.00"), "{last:?}");
+    let slip = next_paper(&mut w).await;
+    assert!(slip.contains("清机") && slip.contains("T07"), "{slip}");
+
     // Leaving: back into service.
     k.ui.send(act(TechAction::Exit)).await.unwrap();
     tech_screen(&mut k, &mut seen, "the screens closed", |t| {
@@ -1137,6 +1161,8 @@ async fn a_technician_signs_in_on_the_screen_tests_the_acceptor_and_dispenser_an
         "service_test_note",
         "service_test_card",
         "service_exit",
+        "card_restock",
+        "cash_box_clearance",
         "service_login_failed",
         "service_login_locked",
     ] {
