@@ -41,6 +41,7 @@ fn every_scenario_ends_as_expected_with_ssp() {
         "bill",
         "records",
         "bill-id-card",
+        "technician",
         "new-sim",
         "new-sim-minor",
         "new-sim-expired",

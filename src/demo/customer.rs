@@ -125,6 +125,33 @@ impl<'a> Customer<'a> {
         }
     }
 
+    /// Reads the screen until `pick` takes an update (any update, not only a session's
+    /// screen: the technician's screens come as their own updates).
+    pub(super) async fn until_update<T>(
+        &mut self,
+        what: &str,
+        mut pick: impl FnMut(&ScreenUpdate) -> anyhow::Result<Option<T>>,
+    ) -> anyhow::Result<T> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let u = match tokio::time::timeout_at(deadline, self.kiosk.screen.recv()).await {
+                Ok(Some(u)) => u,
+                Ok(None) => bail!("the kiosk stopped while waiting for {what}"),
+                Err(_) => bail!("{what} never came (last: {})", self.last_line),
+            };
+            self.see(&u);
+            if let Some(t) = pick(&u).with_context(|| format!("waiting for {what}"))? {
+                return Ok(t);
+            }
+        }
+    }
+
+    /// Sends anything the screen can send (a technician's sign-in and actions).
+    pub(super) async fn send(&mut self, what: &str, ev: UiEvent) -> anyhow::Result<()> {
+        println!("  [technician] {what}");
+        self.kiosk.ui.send(ev).await.context("the kiosk stopped")
+    }
+
     /// Everything the screen was told meanwhile, without waiting.
     pub(super) fn catch_up(&mut self) {
         while let Ok(u) = self.kiosk.screen.try_recv() {

@@ -19,6 +19,7 @@ mod kiosk;
 mod recorder;
 mod services;
 mod sim;
+mod technician;
 mod topup;
 mod window;
 mod world;
@@ -210,7 +211,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "no display found (DISPLAY / WAYLAND_DISPLAY unset): running the headless customers"
         );
     }
-    let settings = load_settings(args.settings.as_deref())?;
+    let settings = technician::with_demo_technician(load_settings(args.settings.as_deref())?)?;
     let external = match (&args.bill_port, &args.printer_port, &args.boss, &args.certs) {
         (Some(b), Some(p), Some(addr), Some(c)) => Some(External {
             bill_port: b.clone(),

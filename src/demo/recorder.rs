@@ -73,6 +73,12 @@ impl ScreenRecorder {
             ScreenUpdate::Show(s) => s.name().replace('_', "-"),
             ScreenUpdate::IdleWarning { .. } => "idle-warning".into(),
             ScreenUpdate::CameraPreview(_) => "face-capture-camera".into(),
+            ScreenUpdate::Technician(crate::runtime::screen::TechScreen::SignIn { .. }) => {
+                "technician-sign-in".into()
+            }
+            ScreenUpdate::Technician(crate::runtime::screen::TechScreen::Panel(_)) => {
+                "service-panel".into()
+            }
             _ => "idle".into(),
         };
         let path = self.path(scenario, &name);

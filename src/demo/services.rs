@@ -52,6 +52,7 @@ pub(super) enum Kind {
     Bill,
     Records,
     BillIdCard,
+    Technician,
 }
 
 /// A scripted customer of plan change or bills.
@@ -105,6 +106,11 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             "138****0000 prints the invoice data (发票信息) with the owner's ID card",
             Kind::BillIdCard,
         ),
+        s(
+            "technician",
+            "technician T01 on the kiosk's screen: the hidden corner, a wrong PIN, the panel, the printer, note-acceptor and dispenser tests, the cash box emptied and cleared (清机) against the journal, 20 cards restocked (放卡), back into service",
+            Kind::Technician,
+        ),
     ]
 }
 
@@ -155,6 +161,7 @@ pub(super) async fn run(s: &Scenario, cx: Cx<'_>) -> anyhow::Result<()> {
         Kind::Bill => bill(&mut c, world, day).await,
         Kind::Records => records(&mut c, world, day).await,
         Kind::BillIdCard => invoice(&mut c, world).await,
+        Kind::Technician => super::technician::visit(&mut c, world).await,
     };
     // The card goes back to its owner, whatever happened.
     super::card_taken_back(&world.id_reader).await;

@@ -1720,7 +1720,13 @@ impl Kiosk {
                     .rule()
                     .kv("终端编号", self.p.kiosk_id.clone())
                     .kv("时间", crate::receipts::shop_time(now))
-                    .kv("打印机", health.identity.clone().unwrap_or_default())
+                    .kv(
+                        "打印机",
+                        health
+                            .identity
+                            .clone()
+                            .unwrap_or_else(|| health.detail.clone()),
+                    )
                     .kv("维护人员", technician)
                     .rule()
                     .line("中文、English、0123456789 ¥")

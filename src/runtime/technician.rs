@@ -181,15 +181,25 @@ pub fn panel(status: &serde_json::Value, technician: &str) -> TechPanel {
         }
     }
     let link = &status["link"];
+    let state = text(&link["state"]);
+    // "Up { skew_ms: 2, … }" → "clock skew 2 ms"; anything else as the link says it.
+    let link_detail = match state.split("skew_ms: ").nth(1) {
+        Some(rest) => format!(
+            "clock skew {} ms",
+            rest.chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect::<String>()
+        ),
+        None => state,
+    };
     let facts = vec![
         format!(
-            "链路 link: {} ({})",
+            "链路 link: {} ({link_detail})",
             if link["up"].as_bool() == Some(true) {
                 "up"
             } else {
                 "down"
             },
-            text(&link["state"])
         ),
         format!("配置 configuration: v{}", text(&status["config_version"])),
         format!("软件 software: {}", text(&status["version"])),
@@ -397,7 +407,7 @@ mod tests {
             "kiosk": "K0001", "version": "0.1.0", "state": "out_of_service",
             "problems": ["service mode: technician T-07 since 12:00"],
             "config_version": 3,
-            "link": {"up": true, "state": "Up"},
+            "link": {"up": true, "state": "Up { skew_ms: 12, kiosk_id: \"K0001\" }"},
             "devices": [{"device": "bill_acceptor", "state": "Ok", "detail": "ready", "identity": "NV200 #1234"}],
             "cash_box": {"notes": [[10000, 2], [5000, 1]], "total_fen": 25000},
             "cards": {"in_stock": 40, "in_reject_bin": 2, "dispensed": 8},
@@ -431,5 +441,6 @@ mod tests {
         );
         assert_eq!(p.errors, ["e2", "e1"], "newest first");
         assert!(p.facts[1].contains("v3"));
+        assert_eq!(p.facts[0], "链路 link: up (clock skew 12 ms)");
     }
 }

@@ -137,6 +137,13 @@ impl Cashbox {
     pub fn total_fen(&self) -> u64 {
         self.notes().iter().sum()
     }
+    /// A technician empties the cashbox (清机): the notes taken out; the tally starts again.
+    pub fn take_out(&self) -> Vec<u64> {
+        self.0
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
+    }
 }
 
 impl PartialEq for Cashbox {
