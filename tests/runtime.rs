@@ -1046,6 +1046,23 @@ async fn a_technician_signs_in_on_the_screen_tests_the_acceptor_and_dispenser_an
         (after.in_stock, after.in_reject_bin)
     );
 
+    // The camera: its picture comes to the panel (small, never stored), then the checks.
+    k.ui.send(act(TechAction::TestCamera)).await.unwrap();
+    let picture = until(&mut k, &mut seen, "the camera's picture", |_, u| {
+        matches!(u, Some(ScreenUpdate::CameraPreview(_)))
+    })
+    .await;
+    let ScreenUpdate::CameraPreview(p) = picture else {
+        unreachable!()
+    };
+    assert!(p.width <= 320 && p.height > 0);
+    assert_eq!(p.rgb.len(), (p.width * p.height * 3) as usize);
+    let p = outcome(&mut k, &mut seen, "test_camera").await;
+    assert!(
+        p.last.unwrap().text.contains("photo"),
+        "the checks are said"
+    );
+
     // Restock through the screen: ten cards in, the bin (with the test card) emptied.
     k.ui.send(act(TechAction::Restock {
         added: 10,

@@ -1317,6 +1317,20 @@ fn five_taps_on_the_corner_open_the_pin_pad_and_the_panel_sends_the_technicians_
                 bin_emptied: true
             })
         );
+        // The camera test's picture shows beside its outcome, and goes with the next action.
+        let camera = TechPanel {
+            last: Some(telekiosk::runtime::screen::TechOutcome {
+                action: "test_camera".into(),
+                ok: true,
+                text: "照片合格 photo good (640×480)".into(),
+            }),
+            ..panel.clone()
+        };
+        k.apply(ScreenUpdate::Technician(TechScreen::Panel(Box::new(
+            camera,
+        ))));
+        k.apply(ScreenUpdate::CameraPreview(ui::sample_camera_picture()));
+        assert!(k.has("camera picture"));
         // While an action runs, the others wait.
         let busy = TechPanel {
             busy: Some("test_note".into()),
@@ -1324,6 +1338,10 @@ fn five_taps_on_the_corner_open_the_pin_pad_and_the_panel_sends_the_technicians_
         };
         k.apply(ScreenUpdate::Technician(TechScreen::Panel(Box::new(busy))));
         assert!(!k.has_enabled("test receipt") && !k.has_enabled("exit service mode"));
+        assert!(
+            !k.has("camera picture"),
+            "the picture went with the next action"
+        );
         k.apply(ScreenUpdate::Technician(TechScreen::Closed));
         assert_eq!(k.page(), Page::Idle);
     });

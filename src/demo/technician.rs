@@ -1,7 +1,7 @@
 //! A technician's visit on the kiosk's own screen (`--scenario technician`): the hidden
 //! corner, a wrong PIN, the right one, the service panel; the self-tests of the printer, the
-//! note acceptor (a note read and handed back) and the dispenser (a card to the reject
-//! bin); the cash box emptied and cleared (清机) against what the journal expects; blank
+//! note acceptor (a note read and handed back), the dispenser (a card to the reject bin)
+//! and the camera; the cash box emptied and cleared (清机) against what the journal expects; blank
 //! cards added (放卡); back into service. The demo's technician is `T01`, PIN `246810`
 //! (configured by the demo when its settings name no technician).
 
@@ -110,6 +110,15 @@ pub(super) async fn visit(c: &mut Customer<'_>, w: &mut World) -> anyhow::Result
 
     act(c, "tests the dispenser with one card", TechAction::TestCard).await?;
     let p = outcome(c, "test_card").await?;
+    ensure!(p.last.as_ref().is_some_and(|l| l.ok), "{:?}", p.last);
+
+    act(
+        c,
+        "looks into the camera for its test",
+        TechAction::TestCamera,
+    )
+    .await?;
+    let p = outcome(c, "test_camera").await?;
     ensure!(p.last.as_ref().is_some_and(|l| l.ok), "{:?}", p.last);
 
     // 清机: the box is emptied and counted, then confirmed on the screen.

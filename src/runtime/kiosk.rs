@@ -1746,19 +1746,30 @@ impl Kiosk {
                     .as_ref()
                     .and_then(|c| c.handle.borrow().clone());
                 let journal = self.p.journal.clone();
+                // A technician at the screen sees the picture; a terminal gets numbers only.
+                let screen = matches!(self.tech_ui, Some(TechUi::Panel { .. }))
+                    .then(|| self.p.screen.clone());
                 tokio::spawn(async move {
                     let result = match camera {
                         None => serde_json::json!({"problem": "no camera is working"}),
                         Some(camera) => {
                             let info = camera.info().clone();
                             match camera.photo().await {
-                                // The picture is dropped here: only its measurements go out.
-                                Ok(photo) => serde_json::json!({
+                                // The picture is dropped here: only its measurements go out
+                                // (and, on the kiosk's screen, a small copy to look at).
+                                Ok(photo) => {
+                                    if let Some(screen) = &screen
+                                        && let Some(p) = small_picture(&photo.jpeg)
+                                    {
+                                        let _ = screen.try_send(ScreenUpdate::CameraPreview(p));
+                                    }
+                                    serde_json::json!({
                                     "camera": info,
                                     "resolution": photo.resolution,
                                     "quality": photo.quality,
                                     "good": photo.quality.is_ok(),
-                                }),
+                                    })
+                                }
                                 Err(e) => serde_json::json!({
                                     "camera": info,
                                     "problem": e.to_string(),
@@ -2827,6 +2838,25 @@ fn wire_device(k: DeviceKind) -> boss_protocol::DeviceKind {
         DeviceKind::CardDispenser => boss_protocol::DeviceKind::CardDispenser,
         DeviceKind::ReceiptPrinter => boss_protocol::DeviceKind::ReceiptPrinter,
     }
+}
+
+/// A camera photo at most 320 pixels wide for the technician's panel (`None`: not a JPEG
+/// that decodes). The decoded picture is wiped once the copy is made.
+fn small_picture(jpeg: &[u8]) -> Option<super::screen::Preview> {
+    let decoded = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).ok()?;
+    let mut rgb = decoded.to_rgb8();
+    drop(decoded);
+    let (w, h) = rgb.dimensions();
+    let width = w.min(320);
+    let height = (u64::from(h) * u64::from(width) / u64::from(w.max(1))).max(1);
+    let height = u32::try_from(height).unwrap_or(240);
+    let small = image::imageops::thumbnail(&rgb, width, height);
+    zeroize::Zeroize::zeroize(&mut *rgb);
+    Some(super::screen::Preview {
+        width,
+        height,
+        rgb: small.into_raw(),
+    })
 }
 
 fn self_locked_seconds(until: i64, now: i64) -> u64 {

@@ -288,7 +288,13 @@ pub fn apply(window: &KioskWindow, update: &ScreenUpdate) {
         ScreenUpdate::Services(services) => home::set_services(window, services),
         ScreenUpdate::Branding(branding) => idle::set_branding(window, branding),
         // Shown inside the live-photo screen's framing guide.
-        ScreenUpdate::CameraPreview(p) => sim::set_preview(window, p),
+        ScreenUpdate::CameraPreview(p) => {
+            if app.get_page() == Page::ServicePanel {
+                service::set_preview(window, p);
+            } else {
+                sim::set_preview(window, p);
+            }
+        }
         ScreenUpdate::Technician(t) => service::show(window, t),
     }
 }

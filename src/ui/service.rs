@@ -2,11 +2,13 @@
 //! stays in the pad's property until "OK", then goes out once (as a [`Pin`], never
 //! logged) and the pad is cleared.
 
-use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use slint::{
+    ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
+};
 
 use super::generated::{AppAdapter, CashRow, Page, ServiceAdapter, TechDeviceRow};
 use super::{KioskWindow, Sink, UiEvent, app};
-use crate::runtime::screen::{Pin, SignInNotice, TechAction, TechPanel, TechScreen};
+use crate::runtime::screen::{Pin, Preview, SignInNotice, TechAction, TechPanel, TechScreen};
 
 pub(super) fn connect(window: &KioskWindow, sink: &Sink) {
     let s = sink.clone();
@@ -93,6 +95,7 @@ pub(super) fn show(window: &KioskWindow, screen: &TechScreen) {
             app::go(window, Page::ServicePanel);
         }
         TechScreen::Closed => {
+            forget_preview(window);
             a.set_pin(SharedString::new());
             a.set_pin_digits(0);
             a.set_chosen_id(SharedString::new());
@@ -144,10 +147,35 @@ fn show_panel(window: &KioskWindow, p: &TechPanel) {
     a.set_cards_in_bin(i32::try_from(p.cards_in_bin).unwrap_or(i32::MAX));
     a.set_counters(strings(&p.counters));
     a.set_errors(strings(&p.errors));
+    // The camera's picture belongs to the camera test's outcome only.
+    if p.busy.is_some() || p.last.as_ref().is_none_or(|l| l.action != "test_camera") {
+        forget_preview(window);
+    }
     a.set_busy(p.busy.as_deref().unwrap_or_default().into());
     a.set_has_last(p.last.is_some());
     if let Some(l) = &p.last {
         a.set_last_ok(l.ok);
         a.set_last_text(l.text.as_str().into());
+    }
+}
+
+/// The camera test's picture on the panel (until the next action or the panel closes).
+pub(super) fn set_preview(window: &KioskWindow, p: &Preview) {
+    let a = window.global::<ServiceAdapter>();
+    let row = usize::try_from(p.width).unwrap_or(0) * 3;
+    let rows = usize::try_from(p.height).unwrap_or(0);
+    if row == 0 || rows == 0 || p.rgb.len() != row * rows {
+        return;
+    }
+    let buffer = SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(&p.rgb, p.width, p.height);
+    a.set_preview(Image::from_rgb8(buffer));
+    a.set_has_preview(true);
+}
+
+fn forget_preview(window: &KioskWindow) {
+    let a = window.global::<ServiceAdapter>();
+    if a.get_has_preview() {
+        a.set_preview(Image::default());
+        a.set_has_preview(false);
     }
 }
