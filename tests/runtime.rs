@@ -1187,3 +1187,61 @@ async fn a_technician_signs_in_on_the_screen_tests_the_acceptor_and_dispenser_an
     }
     stop(k).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_panel_left_alone_ends_service_mode_by_itself() {
+    use telekiosk::runtime::screen::{Pin, TechScreen};
+    use telekiosk::runtime::technician::hash_pin;
+    let _shared = ALONE.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
+    let mut settings = telekiosk_settings::Settings::default();
+    settings.technicians.push(telekiosk_settings::Technician {
+        id: "T07".into(),
+        pin_hash: hash_pin("246810").unwrap(),
+    });
+    let cfg = w.config(dir.path(), settings);
+    let mut options = demo_options();
+    options.panel_idle = Duration::from_secs(3);
+    let mut k = DemoKiosk::start(&cfg, options).unwrap();
+    let mut seen = Seen::default();
+    in_service(&mut k, &mut seen).await;
+    k.ui.send(UiEvent::Technician).await.unwrap();
+    k.ui.send(UiEvent::TechnicianSignIn {
+        id: "T07".into(),
+        pin: Pin::new("246810"),
+    })
+    .await
+    .unwrap();
+    tech_screen(&mut k, &mut seen, "the panel", |t| {
+        matches!(t, TechScreen::Panel(_))
+    })
+    .await;
+    let opened = std::time::Instant::now();
+    // Nobody touches it: the kiosk leaves service mode and goes back to its customers.
+    tech_screen(&mut k, &mut seen, "the panel closed by itself", |t| {
+        *t == TechScreen::Closed
+    })
+    .await;
+    assert!(
+        opened.elapsed() >= Duration::from_secs(2),
+        "closed too soon"
+    );
+    until(&mut k, &mut seen, "back in service", |s, _| {
+        s.status == Some(KioskStatus::InService)
+    })
+    .await;
+    let log = k
+        .journal
+        .run(|j| j.service_entries(10))
+        .await
+        .unwrap()
+        .unwrap();
+    let actions: Vec<&str> = log.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["login", "enter", "panel_timeout", "exit"],
+        "{log:?}"
+    );
+    stop(k).await;
+}

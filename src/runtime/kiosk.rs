@@ -63,6 +63,10 @@ pub struct Options {
     /// the months a bill can be printed for); `None` is today in Beijing. The demo and the
     /// tests set it with the operator simulator's `--today`.
     pub calendar: Option<(i32, u32, u32)>,
+    /// How long the technician's service panel stays with no action before the kiosk leaves
+    /// service mode by itself (a technician who walked away must not leave the panel to the
+    /// next passer-by).
+    pub panel_idle: Duration,
 }
 
 impl Default for Options {
@@ -77,6 +81,7 @@ impl Default for Options {
             startup_window: Duration::from_secs(8),
             software: concat!("telekiosk/", env!("CARGO_PKG_VERSION")).to_owned(),
             calendar: None,
+            panel_idle: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -195,6 +200,10 @@ enum Answer {
     SignInTimeout {
         generation: u64,
     },
+    /// The service panel of generation `generation` was left alone too long.
+    PanelTimeout {
+        generation: u64,
+    },
 }
 
 struct Session {
@@ -266,6 +275,8 @@ enum TechUi {
         technician: String,
         busy: Option<String>,
         last: Option<TechOutcome>,
+        /// Renewed by every action; a panel left alone ends service mode.
+        generation: u64,
     },
 }
 
@@ -1314,6 +1325,26 @@ impl Kiosk {
                 }
                 Ok(())
             }
+            Answer::PanelTimeout { generation } => {
+                let idle = matches!(
+                    &self.tech_ui,
+                    Some(TechUi::Panel { generation: g, busy: None, .. }) if *g == generation
+                );
+                if idle {
+                    tracing::warn!("service panel left alone: leaving service mode");
+                    let now = self.clock.unix_ms();
+                    let t = self.technician_at_work();
+                    let detail = serde_json::json!({"idle_s": self.p.options.panel_idle.as_secs()});
+                    j!(self.p.journal, |j| j.service_log(
+                        &t,
+                        "panel_timeout",
+                        &detail,
+                        now
+                    ))?;
+                    self.tech_action(TechAction::Exit).await?;
+                }
+                Ok(())
+            }
             Answer::SignInTimeout { generation } => {
                 if self.tech_ui == Some(TechUi::SignIn { generation }) {
                     tracing::info!("technician sign-in left alone: closed");
@@ -2192,12 +2223,27 @@ impl Kiosk {
             let (tx, _rx) = oneshot::channel();
             self.enter_service(typed.clone(), tx).await?;
         }
+        let generation = self.arm_panel_timeout();
         self.tech_ui = Some(TechUi::Panel {
             technician: typed,
             busy: None,
             last: None,
+            generation,
         });
         self.show_panel().await
+    }
+
+    /// Starts (again) the panel's idle timer; returns its generation.
+    fn arm_panel_timeout(&mut self) -> u64 {
+        self.tech_generation += 1;
+        let generation = self.tech_generation;
+        let answers = self.answers_tx.clone();
+        let idle = self.p.options.panel_idle;
+        tokio::spawn(async move {
+            tokio::time::sleep(idle).await;
+            let _ = answers.send(Answer::PanelTimeout { generation }).await;
+        });
+        generation
     }
 
     async fn tech_action(&mut self, action: TechAction) -> Result<(), Error> {
@@ -2243,8 +2289,13 @@ impl Kiosk {
             ),
             TechAction::Exit => ("exit", ServiceRequest::Exit),
         };
-        if let Some(TechUi::Panel { busy, .. }) = self.tech_ui.as_mut() {
+        let renewed = self.arm_panel_timeout();
+        if let Some(TechUi::Panel {
+            busy, generation, ..
+        }) = self.tech_ui.as_mut()
+        {
             *busy = Some(name.to_owned());
+            *generation = renewed;
         }
         self.show_panel().await?;
         let (tx, rx) = oneshot::channel();
@@ -2294,6 +2345,7 @@ impl Kiosk {
             technician,
             busy,
             last,
+            ..
         }) = self.tech_ui.clone()
         else {
             return Ok(());
