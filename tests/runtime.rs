@@ -1245,3 +1245,53 @@ async fn a_service_panel_left_alone_ends_service_mode_by_itself() {
     );
     stop(k).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_mode_ended_from_a_terminal_closes_the_panel_on_the_screen() {
+    use telekiosk::runtime::screen::{Pin, TechScreen};
+    use telekiosk::runtime::technician::hash_pin;
+    let _shared = ALONE.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::start(dir.path(), Protocol::Ssp, true).await.unwrap();
+    let mut settings = telekiosk_settings::Settings::default();
+    settings.technicians.push(telekiosk_settings::Technician {
+        id: "T07".into(),
+        pin_hash: hash_pin("246810").unwrap(),
+    });
+    let cfg = w.config(dir.path(), settings);
+    let mut k = DemoKiosk::start(&cfg, demo_options()).unwrap();
+    let mut seen = Seen::default();
+    in_service(&mut k, &mut seen).await;
+    // Signed in on the screen; service mode ended from a terminal: the panel closes too.
+    k.ui.send(UiEvent::Technician).await.unwrap();
+    k.ui.send(UiEvent::TechnicianSignIn {
+        id: "T07".into(),
+        pin: Pin::new("246810"),
+    })
+    .await
+    .unwrap();
+    tech_screen(&mut k, &mut seen, "the panel", |t| {
+        matches!(t, TechScreen::Panel(_))
+    })
+    .await;
+    let socket = cfg.machine.service.socket.clone();
+    let exit = telekiosk::runtime::service::ask(
+        &socket,
+        &telekiosk::runtime::service::ServiceRequest::Exit,
+    )
+    .await
+    .unwrap();
+    assert!(exit.ok, "{exit:?}");
+    tech_screen(
+        &mut k,
+        &mut seen,
+        "the panel closed from the terminal",
+        |t| *t == TechScreen::Closed,
+    )
+    .await;
+    until(&mut k, &mut seen, "back in service", |s, _| {
+        s.status == Some(KioskStatus::InService)
+    })
+    .await;
+    stop(k).await;
+}

@@ -1605,6 +1605,10 @@ impl Kiosk {
                     state = self.status.name(),
                     "service mode ended"
                 );
+                // Ended from a terminal while the screen shows the panel: the panel goes too.
+                if matches!(self.tech_ui, Some(TechUi::Panel { .. })) {
+                    self.tech_close().await;
+                }
                 let status = self.service_status().await?;
                 let _ = reply.send(ServiceReply::ok(status));
             }
@@ -2086,19 +2090,18 @@ impl Kiosk {
             .iter()
             .map(|t| t.id.clone())
             .collect();
-        let notice = if self.session.is_some() {
-            Some(SignInNotice::CustomerPresent)
-        } else if ids.is_empty() {
+        // Between customers only (the entry is not on a customer's screens).
+        if self.session.is_some() {
+            tracing::info!("technician entry while a customer is served: not now");
+            return Ok(());
+        }
+        let notice = if ids.is_empty() {
             Some(SignInNotice::NoTechnicians)
         } else {
             self.pin_gate
                 .locked_for(now)
                 .map(|seconds| SignInNotice::Locked { seconds })
         };
-        if self.session.is_some() {
-            tracing::info!("technician entry while a customer is served: not now");
-            return Ok(());
-        }
         tracing::info!("technician sign-in on the screen");
         self.tech_generation += 1;
         let generation = self.tech_generation;
@@ -2321,8 +2324,13 @@ impl Kiosk {
         reply: ServiceReply,
     ) -> Result<(), Error> {
         let (ok, text) = technician::outcome_text(action, &reply);
-        if action == "exit" && reply.ok {
-            self.tech_close().await;
+        // Service mode is over (this exit, or one from a terminal meanwhile): nothing to
+        // keep the panel for.
+        // (Only a panel: a sign-in opened since is someone's new visit.)
+        if action == "exit" && (reply.ok || self.service_mode.is_none()) {
+            if matches!(self.tech_ui, Some(TechUi::Panel { .. })) {
+                self.tech_close().await;
+            }
             return Ok(());
         }
         match self.tech_ui.as_mut() {
