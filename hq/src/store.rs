@@ -537,14 +537,17 @@ impl Store {
         instance_id: &str,
         conn_id: u64,
     ) -> Result<(), StoreError> {
+        // The kiosk's row first, then its connection: the order `hello` takes them in. The
+        // other order deadlocked on PostgreSQL when a kiosk's old connection closed as its
+        // new one said hello.
         self.db.tx(|s| {
-            s.exec(
-                "DELETE FROM connections WHERE kiosk_id=$1 AND instance_id=$2 AND conn_id=$3",
-                &[kiosk_id.into(), instance_id.into(), i(conn_id).into()],
-            )?;
             s.exec(
                 "UPDATE kiosks SET last_seen_ms=$2 WHERE kiosk_id=$1",
                 &[kiosk_id.into(), now_ms().into()],
+            )?;
+            s.exec(
+                "DELETE FROM connections WHERE kiosk_id=$1 AND instance_id=$2 AND conn_id=$3",
+                &[kiosk_id.into(), instance_id.into(), i(conn_id).into()],
             )?;
             Ok(())
         })
