@@ -15,16 +15,23 @@ use serde::Serialize;
 use crate::boss::Boss;
 use crate::store::{Store, StoreError, now_ms};
 
-/// Operations that take money in (counted in the totals).
+/// Operations that take money in (counted in the totals): a recharge card sale (`pin_sale`)
+/// is cash taken in like a top-up.
 #[must_use]
 pub fn is_money_in(op: &str) -> bool {
-    matches!(op, "recharge" | "new_sim_order" | "replacement_sim")
+    matches!(
+        op,
+        "recharge" | "new_sim_order" | "replacement_sim" | "pin_sale"
+    )
 }
 
-/// Operations compared one by one: money in, and what gives money back.
+/// Operations compared one by one: money in, and what gives money back. A voided card sale
+/// is journalled `reversed` (so it leaves the totals, as a reversed top-up does) and its
+/// `pin_void` is compared on its own, as BOSS's ledger has them. Redeeming a card
+/// (`pin_recharge`) takes no cash and is not reconciled.
 #[must_use]
 pub fn is_money_changing(op: &str) -> bool {
-    is_money_in(op) || matches!(op, "reversal" | "cancel_order")
+    is_money_in(op) || matches!(op, "reversal" | "cancel_order" | "pin_void")
 }
 
 /// Stored name of a transaction state.
@@ -374,4 +381,42 @@ pub async fn reconcile_day(
         }
     }
     Ok((done, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Head office's lists are the operator's (docs/boss-protocol.md §7.12): a card sale is
+    /// cash in, its void gives cash back, redeeming a card and the loss report move no cash.
+    #[test]
+    fn recharge_cards_count_like_top_ups_and_their_voids_like_reversals() {
+        for op in ["recharge", "new_sim_order", "replacement_sim", "pin_sale"] {
+            assert!(is_money_in(op) && is_money_changing(op), "{op}");
+        }
+        for op in ["reversal", "cancel_order", "pin_void"] {
+            assert!(!is_money_in(op) && is_money_changing(op), "{op}");
+        }
+        let others = [
+            "pin_recharge",
+            "loss_report",
+            "loss_lift",
+            "numbers_by_id",
+            "number_query",
+            "plan_change",
+            "activate_sim",
+            "cash_box_clearance",
+        ];
+        for op in others {
+            assert!(!is_money_changing(op), "{op}");
+        }
+        for op in Request::OPS.iter().copied().chain(others) {
+            assert_eq!(is_money_in(op), boss_sim::store::is_money_op(op), "{op}");
+            assert_eq!(
+                is_money_changing(op),
+                boss_sim::store::is_money_changing(op),
+                "{op}"
+            );
+        }
+    }
 }

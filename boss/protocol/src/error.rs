@@ -96,6 +96,19 @@ error_codes! {
     NotReversible = "not_reversible",
     /// The referenced thing (order, transaction, month, reservation) does not exist.
     NotFound = "not_found",
+    /// 挂失: the number is already reported lost (protocol 1.3).
+    AlreadyReported = "already_reported",
+    /// 解挂: the number is not reported lost (protocol 1.3).
+    NotReported = "not_reported",
+    /// The number is closed (销户); nothing can be done to it (protocol 1.3).
+    NumberClosed = "number_closed",
+    /// `pin_sale`: the face value is not on sale, or the sale's `txn_id` was voided by a
+    /// `pin_void` before the sale arrived (protocol 1.3).
+    PinUnavailable = "pin_unavailable",
+    /// The recharge PIN is unknown, voided or already used (protocol 1.3).
+    PinInvalid = "pin_invalid",
+    /// The recharge PIN is past its last day (protocol 1.3).
+    PinExpired = "pin_expired",
     /// Head office has locked this kiosk; only hello, heartbeat, txn_status, reversal,
     /// journal_upload, cancel_order and reconcile are served.
     KioskLocked = "kiosk_locked",

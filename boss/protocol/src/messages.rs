@@ -79,6 +79,23 @@ pub enum Request {
     ReplacementSim(ReplacementSim),
     /// 实名补登记 — register the owner's identity on an existing number.
     RealNameReregister(RealNameReregister),
+    /// 名下号码查询 (一证通查, protocol 1.3) — the numbers registered under the ID whose
+    /// holder just passed a face check.
+    NumbersById(NumbersByIdQuery),
+    /// 挂失 (protocol 1.3) — suspend a lost or stolen number at once. Idempotent by `txn_id`.
+    LossReport(LossReport),
+    /// 解挂 (protocol 1.3) — lift the loss suspension. Idempotent by `txn_id`.
+    LossLift(LossLift),
+    /// Face values of electronic recharge cards on sale (protocol 1.3).
+    PinCatalogue(PinCatalogueQuery),
+    /// 充值卡销售 (protocol 1.3) — issue an electronic recharge PIN paid in cash.
+    /// Money-changing: idempotent by `txn_id`.
+    PinSale(PinSale),
+    /// Void a sold recharge PIN that never reached the customer (protocol 1.3).
+    /// Money-changing: idempotent by `txn_id`.
+    PinVoid(PinVoid),
+    /// Recharge a number with a recharge PIN (protocol 1.3). Money-changing.
+    PinRecharge(PinRecharge),
     /// Upload journal entries (流水上传); idempotent by `seq`.
     JournalUpload(JournalUpload),
     /// 对账 — compare the kiosk's day totals with the operator's.
@@ -117,6 +134,13 @@ impl Request {
         "cancel_order",
         "replacement_sim",
         "real_name_reregister",
+        "numbers_by_id",
+        "loss_report",
+        "loss_lift",
+        "pin_catalogue",
+        "pin_sale",
+        "pin_void",
+        "pin_recharge",
         "journal_upload",
         "reconcile",
     ];
@@ -157,6 +181,13 @@ impl Request {
             Request::CancelOrder(_) => "cancel_order",
             Request::ReplacementSim(_) => "replacement_sim",
             Request::RealNameReregister(_) => "real_name_reregister",
+            Request::NumbersById(_) => "numbers_by_id",
+            Request::LossReport(_) => "loss_report",
+            Request::LossLift(_) => "loss_lift",
+            Request::PinCatalogue(_) => "pin_catalogue",
+            Request::PinSale(_) => "pin_sale",
+            Request::PinVoid(_) => "pin_void",
+            Request::PinRecharge(_) => "pin_recharge",
             Request::JournalUpload(_) => "journal_upload",
             Request::Reconcile(_) => "reconcile",
         }
@@ -175,6 +206,11 @@ impl Request {
             Request::CancelOrder(r) => Some(&r.txn_id),
             Request::ReplacementSim(r) => Some(&r.txn_id),
             Request::RealNameReregister(r) => Some(&r.txn_id),
+            Request::LossReport(r) => Some(&r.txn_id),
+            Request::LossLift(r) => Some(&r.txn_id),
+            Request::PinSale(r) => Some(&r.txn_id),
+            Request::PinVoid(r) => Some(&r.txn_id),
+            Request::PinRecharge(r) => Some(&r.txn_id),
             _ => None,
         }
     }
@@ -369,6 +405,9 @@ pub enum SubscriberStatus {
     PreActive,
     /// Closed (销户).
     Cancelled,
+    /// Suspended because the owner reported the SIM lost or stolen (挂失停机, protocol 1.3);
+    /// lifted by `loss_lift` or by activating a replacement SIM.
+    ReportedLost,
 }
 
 /// Prepaid (预付费) or postpaid (后付费).
@@ -1205,6 +1244,181 @@ pub struct Reregistered {
     pub registered_at_ms: i64,
 }
 
+/// `numbers_by_id` (protocol 1.3): the ID's holder proved who they are with the card and a
+/// live photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumbersByIdQuery {
+    /// The ID number read from the card.
+    pub id_number: IdNumber,
+    /// A `match` from `face_compare` for this ID number.
+    pub face_check_id: String,
+}
+
+/// One number registered under an ID.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldNumber {
+    /// The number (the kiosk masks it everywhere it shows it).
+    pub msisdn: Msisdn,
+    /// Its state.
+    pub status: SubscriberStatus,
+    /// Prepaid or postpaid.
+    pub payment: PaymentKind,
+    /// The day it was opened or registered to this ID, `"YYYY-MM-DD"`.
+    pub opened_on: String,
+}
+
+/// `numbers_by_id` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumbersById {
+    /// Every number registered under the ID at this operator, closed ones included, oldest
+    /// first.
+    pub numbers: Vec<HeldNumber>,
+    /// Most numbers one ID may hold (一证五号).
+    pub numbers_limit: u32,
+}
+
+/// `loss_report` (挂失).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossReport {
+    /// Idempotency key.
+    pub txn_id: TxnId,
+    /// Token for `msisdn` carrying the owner's ID card and a passed face check, or the
+    /// service password and an SMS code.
+    pub token: AuthToken,
+    /// The number to suspend.
+    pub msisdn: Msisdn,
+}
+
+/// `loss_report` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossReported {
+    /// Echo.
+    pub txn_id: TxnId,
+    /// The number, now `reported_lost`.
+    pub msisdn: Msisdn,
+    /// When the suspension took effect (UTC ms).
+    pub suspended_at_ms: i64,
+}
+
+/// `loss_lift` (解挂).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossLift {
+    /// Idempotency key.
+    pub txn_id: TxnId,
+    /// Token for `msisdn`, with the same proofs as `loss_report`.
+    pub token: AuthToken,
+    /// The number to restore.
+    pub msisdn: Msisdn,
+}
+
+/// `loss_lift` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossLifted {
+    /// Echo.
+    pub txn_id: TxnId,
+    /// The number.
+    pub msisdn: Msisdn,
+    /// Its state now: the one it had before the report — `active`; `suspended_arrears` if
+    /// it was stopped for arrears and still owes; `suspended` if the owner had suspended it.
+    pub status: SubscriberStatus,
+    /// When (UTC ms).
+    pub resumed_at_ms: i64,
+}
+
+/// `pin_catalogue` (protocol 1.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PinCatalogueQuery {}
+
+/// `pin_catalogue` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinCatalogue {
+    /// Face values on sale, fen, ascending.
+    pub face_values_fen: Vec<u64>,
+    /// How long a PIN sold today stays valid, days.
+    pub valid_days: u32,
+}
+
+/// `pin_sale` (充值卡销售).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinSale {
+    /// Idempotency key.
+    pub txn_id: TxnId,
+    /// Face value, fen (one of the catalogue's).
+    pub face_fen: u64,
+}
+
+/// `pin_sale` answer. The PIN is a [`Secret`]: the kiosk prints it and keeps it nowhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinSold {
+    /// Echo.
+    pub txn_id: TxnId,
+    /// The card's serial number (not secret; voids and enquiries quote it).
+    pub serial: String,
+    /// The recharge PIN (充值密码).
+    pub pin: Secret,
+    /// Face value, fen.
+    pub face_fen: u64,
+    /// Last day it can be redeemed, `"YYYY-MM-DD"`.
+    pub expires_on: String,
+}
+
+/// `pin_void`: a PIN the customer never got (its print failed, or the kiosk stopped before
+/// printing it). Voiding a sale the operator never received is answered with
+/// `serial: None` and bars that `sale_txn_id` from being sold later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinVoid {
+    /// This void's own idempotency key.
+    pub txn_id: TxnId,
+    /// The sale to void.
+    pub sale_txn_id: TxnId,
+    /// Its serial, when the kiosk knows it (must then match).
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// Why (`print_failed`, `kiosk_restarted`, …).
+    pub reason: String,
+}
+
+/// `pin_void` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinVoided {
+    /// Echo.
+    pub txn_id: TxnId,
+    /// The sale.
+    pub sale_txn_id: TxnId,
+    /// The voided PIN's serial; `None` when the sale had never been received.
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// What the customer paid for it and is owed back, fen (0 when nothing was sold).
+    pub refund_due_fen: u64,
+}
+
+/// `pin_recharge` (充值卡充值): credit a number with a PIN. Errors `pin_invalid` (unknown,
+/// voided or already used) and `pin_expired`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinRecharge {
+    /// Idempotency key.
+    pub txn_id: TxnId,
+    /// The number to credit.
+    pub msisdn: Msisdn,
+    /// The PIN.
+    pub pin: Secret,
+}
+
+/// `pin_recharge` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinRecharged {
+    /// Echo.
+    pub txn_id: TxnId,
+    /// The number credited.
+    pub msisdn: Msisdn,
+    /// The PIN's serial.
+    pub serial: String,
+    /// Amount credited, fen.
+    pub amount_fen: u64,
+    /// Balance after, fen.
+    pub balance_fen: i64,
+}
+
 /// One journal entry (流水).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
@@ -1410,6 +1624,20 @@ pub enum Response {
     ReplacementSim(SimOrder),
     /// to `real_name_reregister`
     RealNameReregister(Reregistered),
+    /// to `numbers_by_id`
+    NumbersById(NumbersById),
+    /// to `loss_report`
+    LossReport(LossReported),
+    /// to `loss_lift`
+    LossLift(LossLifted),
+    /// to `pin_catalogue`
+    PinCatalogue(PinCatalogue),
+    /// to `pin_sale`
+    PinSale(PinSold),
+    /// to `pin_void`
+    PinVoid(PinVoided),
+    /// to `pin_recharge`
+    PinRecharge(PinRecharged),
     /// to `journal_upload`
     JournalUpload(JournalAccepted),
     /// to `reconcile`
@@ -1448,6 +1676,13 @@ impl Response {
             Response::CancelOrder(_) => "cancel_order",
             Response::ReplacementSim(_) => "replacement_sim",
             Response::RealNameReregister(_) => "real_name_reregister",
+            Response::NumbersById(_) => "numbers_by_id",
+            Response::LossReport(_) => "loss_report",
+            Response::LossLift(_) => "loss_lift",
+            Response::PinCatalogue(_) => "pin_catalogue",
+            Response::PinSale(_) => "pin_sale",
+            Response::PinVoid(_) => "pin_void",
+            Response::PinRecharge(_) => "pin_recharge",
             Response::JournalUpload(_) => "journal_upload",
             Response::Reconcile(_) => "reconcile",
         }

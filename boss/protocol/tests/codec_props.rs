@@ -234,6 +234,36 @@ fn requests(v: &V) -> Vec<Request> {
             id: id_card(v),
             face_check_id: v.s.clone(),
         }),
+        Request::NumbersById(NumbersByIdQuery {
+            id_number: IdNumber::new(v.s.clone()),
+            face_check_id: v.s.clone(),
+        }),
+        Request::LossReport(LossReport {
+            txn_id: txn(v),
+            token: token(v),
+            msisdn: msisdn(v),
+        }),
+        Request::LossLift(LossLift {
+            txn_id: txn(v),
+            token: token(v),
+            msisdn: msisdn(v),
+        }),
+        Request::PinCatalogue(PinCatalogueQuery {}),
+        Request::PinSale(PinSale {
+            txn_id: txn(v),
+            face_fen: v.n,
+        }),
+        Request::PinVoid(PinVoid {
+            txn_id: txn(v),
+            sale_txn_id: txn(v),
+            serial: v.flag.then(|| v.s.clone()),
+            reason: v.s.clone(),
+        }),
+        Request::PinRecharge(PinRecharge {
+            txn_id: txn(v),
+            msisdn: msisdn(v),
+            pin: Secret::new(v.s.clone()),
+        }),
         Request::JournalUpload(JournalUpload {
             entries: vec![JournalEntry {
                 seq: v.n,
@@ -468,6 +498,62 @@ fn responses(v: &V) -> Vec<Response> {
             msisdn: msisdn(v),
             registered_at_ms: v.m,
         }),
+        Response::NumbersById(NumbersById {
+            numbers: vec![
+                HeldNumber {
+                    msisdn: msisdn(v),
+                    status: SubscriberStatus::ReportedLost,
+                    payment: PaymentKind::Prepaid,
+                    opened_on: "2016-09-01".into(),
+                },
+                HeldNumber {
+                    msisdn: msisdn(v),
+                    status: SubscriberStatus::Cancelled,
+                    payment: PaymentKind::Postpaid,
+                    opened_on: v.s.clone(),
+                },
+            ],
+            numbers_limit: v.k,
+        }),
+        Response::LossReport(LossReported {
+            txn_id: txn(v),
+            msisdn: msisdn(v),
+            suspended_at_ms: v.m,
+        }),
+        Response::LossLift(LossLifted {
+            txn_id: txn(v),
+            msisdn: msisdn(v),
+            status: if v.flag {
+                SubscriberStatus::Active
+            } else {
+                SubscriberStatus::SuspendedArrears
+            },
+            resumed_at_ms: v.m,
+        }),
+        Response::PinCatalogue(PinCatalogue {
+            face_values_fen: vec![3_000, 5_000, v.n],
+            valid_days: v.k,
+        }),
+        Response::PinSale(PinSold {
+            txn_id: txn(v),
+            serial: v.s.clone(),
+            pin: Secret::new(v.s.clone()),
+            face_fen: v.n,
+            expires_on: "2027-11-20".into(),
+        }),
+        Response::PinVoid(PinVoided {
+            txn_id: txn(v),
+            sale_txn_id: txn(v),
+            serial: v.flag.then(|| v.s.clone()),
+            refund_due_fen: v.n,
+        }),
+        Response::PinRecharge(PinRecharged {
+            txn_id: txn(v),
+            msisdn: msisdn(v),
+            serial: v.s.clone(),
+            amount_fen: v.n,
+            balance_fen: v.m,
+        }),
         Response::JournalUpload(JournalAccepted {
             accepted: v.k,
             acked_seq: v.n,
@@ -583,7 +669,7 @@ fn samples_cover_every_operation() {
     let reqs: BTreeSet<_> = requests(&v).iter().map(Request::op).collect();
     let resps: BTreeSet<_> = responses(&v).iter().map(Response::op).collect();
     let pushes: BTreeSet<_> = pushes(&v).iter().map(Push::op).collect();
-    assert_eq!(reqs.len(), 30, "a request variant lacks a sample");
+    assert_eq!(reqs.len(), 37, "a request variant lacks a sample");
     assert_eq!(reqs, resps, "every request has its response sample");
     assert_eq!(
         reqs,
@@ -643,7 +729,7 @@ proptest! {
     fn unknown_request_ops_are_told_apart_from_bad_requests(
         id in any::<u64>(),
         op in "[a-z_]{1,24}",
-        known in 0usize..29,
+        known in 0usize..Request::OPS.len(),
         field in "x[a-z]{0,7}",
     ) {
         let payload = format!(r#"{{"v":1,"id":{id},"kind":"request","body":{{"op":"{op}","{field}":1}}}}"#);

@@ -63,6 +63,7 @@ fn every_operation_and_push_is_specified() {
         "invoice_data",
         "real_name_check",
         "face_compare",
+        "plan_catalogue",
         "number_search",
         "number_reserve",
         "number_release",
@@ -72,6 +73,13 @@ fn every_operation_and_push_is_specified() {
         "cancel_order",
         "replacement_sim",
         "real_name_reregister",
+        "numbers_by_id",
+        "loss_report",
+        "loss_lift",
+        "pin_catalogue",
+        "pin_sale",
+        "pin_void",
+        "pin_recharge",
         "journal_upload",
         "reconcile",
         "config_bundle",
@@ -82,4 +90,37 @@ fn every_operation_and_push_is_specified() {
     for op in ops {
         assert!(SPEC.contains(&format!("`{op}`")), "{op} not in the spec");
     }
+    // Every request op has a section heading of its own or is listed under one.
+    for op in Request::OPS {
+        assert!(ops.contains(op), "{op} missing from this test's list");
+    }
+}
+
+#[test]
+fn every_subscriber_state_is_in_the_spec() {
+    for status in [
+        SubscriberStatus::Active,
+        SubscriberStatus::SuspendedArrears,
+        SubscriberStatus::Suspended,
+        SubscriberStatus::PreActive,
+        SubscriberStatus::Cancelled,
+        SubscriberStatus::ReportedLost,
+    ] {
+        let wire = serde_json::to_string(&status).unwrap();
+        let name = wire.trim_matches('"');
+        assert!(
+            SPEC.contains(&format!("`{name}`")),
+            "{name} not in the spec"
+        );
+    }
+}
+
+#[test]
+fn the_additions_line_names_protocol_1_3() {
+    // Line breaks of the Markdown source are white space like any other.
+    let flat = SPEC.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(
+        "1.3 — numbers_by_id, loss_report, loss_lift, pin_catalogue, pin_sale, pin_void, \
+         pin_recharge; the reported_lost state"
+    ));
 }

@@ -13,7 +13,7 @@ use boss_sim::console::{table, yuan};
 use boss_sim::control::{self, ControlRequest, ControlResponse};
 use boss_sim::faults::{FaultPatch, FaultSettings};
 use boss_sim::rules::{mask_id, mask_name, mask_number};
-use boss_sim::store::Store;
+use boss_sim::store::{PinState, Store};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -80,6 +80,38 @@ enum Cmd {
     },
     /// Show or change fault injection on the running server.
     Fault(FaultArgs),
+    /// Electronic recharge cards (充值卡): list them (never their PINs), or redeem one for a
+    /// number the way a customer does by calling the operator.
+    Pin {
+        #[command(subcommand)]
+        what: PinCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PinCmd {
+    /// Every card: serial, face value, state (sold, voided, redeemed), expiry, who sold it
+    /// and the number it recharged (masked). The PIN digits are never shown.
+    List {
+        /// Only cards in this state.
+        #[arg(long, value_parser = ["sold", "voided", "redeemed"])]
+        state: Option<String>,
+        /// Only cards sold by this kiosk (`seed` for the demo cards).
+        #[arg(long)]
+        kiosk: Option<String>,
+    },
+    /// Recharge a number with a card's PIN through the operator's own line (as a customer
+    /// does by phone): the same store function as the `pin_recharge` operation, so a PIN
+    /// credits exactly once whichever channel redeems it.
+    Redeem {
+        /// The number to credit.
+        #[arg(long)]
+        msisdn: String,
+        /// The 18-digit PIN; `-` reads it from standard input (keeps it out of the shell's
+        /// history).
+        #[arg(long)]
+        pin: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +135,12 @@ enum Query {
     },
     /// Demo subscribers with state, plan and balance (masked).
     Subscribers,
+    /// The numbers registered under an ID number (一证通查), closed ones included, oldest
+    /// first (masked).
+    Id {
+        /// The 18-character ID number.
+        id_number: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +219,22 @@ fn day_arg(cli: &Cli, day: &Option<String>) -> anyhow::Result<String> {
     }
 }
 
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS`, Beijing time.
+fn cst_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)))
+        .map(|t| {
+            format!(
+                "{} {:02}:{:02}:{:02}",
+                format_date(t.date()),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -217,6 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Ledger { day, kiosk } => ledger(&cli, &day_arg(&cli, day)?, kiosk.as_deref()),
         Cmd::Query { what } => query(&cli, what),
+        Cmd::Pin { what } => pin(&cli, what),
         Cmd::Sms { number } => {
             let msgs = store(&cli)?.sms_for(number)?;
             if cli.json {
@@ -228,26 +283,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 // number in the header is masked like everywhere else.
                 let t: Vec<Vec<String>> = msgs
                     .iter()
-                    .map(|m| {
-                        let at = time::OffsetDateTime::from_unix_timestamp(m.at)
-                            .map(|t| {
-                                t.to_offset(
-                                    time::UtcOffset::from_hms(8, 0, 0)
-                                        .unwrap_or(time::UtcOffset::UTC),
-                                )
-                            })
-                            .map(|t| {
-                                format!(
-                                    "{} {:02}:{:02}:{:02}",
-                                    format_date(t.date()),
-                                    t.hour(),
-                                    t.minute(),
-                                    t.second()
-                                )
-                            })
-                            .unwrap_or_default();
-                        vec![at, m.body.clone()]
-                    })
+                    .map(|m| vec![cst_time(m.at), m.body.clone()])
                     .collect();
                 println!("SMS to {}:", mask_number(number));
                 print!("{}", table(&["SENT (UTC+8)", "TEXT"], &t));
@@ -462,15 +498,32 @@ fn query(cli: &Cli, what: &Query) -> anyhow::Result<ExitCode> {
                 .iter()
                 .find(|p| p.code == sub.plan_code)
                 .map_or(sub.plan_code.clone(), |p| format!("{} {}", p.code, p.name));
+            let loss = s.loss_record(number)?;
             if cli.json {
                 print_json(&serde_json::json!({
                     "number": mask_number(&sub.number), "owner": mask_name(&sub.owner_name),
                     "id": sub.id_number.as_deref().map(mask_id), "status": sub.status,
                     "prepaid": sub.prepaid, "real_name": sub.real_name, "balance_fen": sub.balance_fen,
                     "arrears_fen": sub.owed_fen(), "plan": sub.plan_code, "next_plan": sub.next_plan_code,
+                    "loss": loss.as_ref().map(|l| serde_json::json!({
+                        "reported_at": l.reported_at, "reported_via": l.reported_via,
+                        "status_before": l.status_before,
+                    })),
                 }))?;
             } else {
                 print!("{}", table(&SUB_HEADER, &[subscriber_row(&sub, &plan)]));
+                if let Some(l) = &loss {
+                    println!(
+                        "reported lost (挂失) {} via {}; 解挂 restores {}",
+                        cst_time(l.reported_at),
+                        l.reported_via,
+                        boss_sim::store::SubscriberStatus::after_loss_lift(
+                            l.status_before,
+                            sub.balance_fen
+                        )
+                        .as_str()
+                    );
+                }
                 if let Some(n) = &sub.next_plan_code {
                     println!("plan change ordered: {n} from next month");
                 }
@@ -522,6 +575,32 @@ fn query(cli: &Cli, what: &Query) -> anyhow::Result<ExitCode> {
                 print!("{}", table(&SUB_HEADER, &t));
             }
         }
+        Query::Id { id_number } => {
+            let held = s.numbers_by_id(id_number)?;
+            if cli.json {
+                let v: Vec<_> = held
+                    .iter()
+                    .map(|h| serde_json::json!({"number": mask_number(&h.number), "status": h.status, "prepaid": h.prepaid, "opened_on": h.opened_on}))
+                    .collect();
+                print_json(&v)?;
+            } else if held.is_empty() {
+                println!("{}: no numbers", mask_id(id_number));
+            } else {
+                let t: Vec<Vec<String>> = held
+                    .iter()
+                    .map(|h| {
+                        vec![
+                            mask_number(&h.number),
+                            h.status.as_str().into(),
+                            if h.prepaid { "prepaid" } else { "postpaid" }.into(),
+                            h.opened_on.clone(),
+                        ]
+                    })
+                    .collect();
+                println!("Numbers under {}:", mask_id(id_number));
+                print!("{}", table(&["NUMBER", "STATUS", "PAYMENT", "OPENED"], &t));
+            }
+        }
         Query::Txn { kiosk, txn } => {
             let Some(row) = s.txn(kiosk, txn)? else {
                 println!("{kiosk} {txn}: unknown (never received)");
@@ -553,4 +632,123 @@ fn query(cli: &Cli, what: &Query) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn pin(cli: &Cli, what: &PinCmd) -> anyhow::Result<ExitCode> {
+    let s = store(cli)?;
+    let today = format_date(clock(cli)?.today());
+    match what {
+        PinCmd::List { state, kiosk } => {
+            let cards: Vec<_> = s
+                .pins()?
+                .into_iter()
+                .filter(|c| state.as_deref().is_none_or(|st| c.state.as_str() == st))
+                .filter(|c| kiosk.as_deref().is_none_or(|k| c.kiosk_id == k))
+                .collect();
+            let expired = |c: &boss_sim::store::PinCard| {
+                c.state == PinState::Sold && c.expires_on.as_str() < today.as_str()
+            };
+            if cli.json {
+                let v: Vec<_> = cards
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "serial": c.serial, "face_fen": c.face_fen, "state": c.state,
+                            "expired": expired(c), "sold_on": c.sold_on, "expires_on": c.expires_on,
+                            "kiosk": c.kiosk_id, "sale_txn_id": c.sale_txn_id,
+                            "redeemed_number": c.redeemed_number.as_deref().map(mask_number),
+                            "redeemed_via": c.redeemed_via,
+                        })
+                    })
+                    .collect();
+                print_json(&v)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let t: Vec<Vec<String>> = cards
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.serial.clone(),
+                        yuan(c.face_fen),
+                        if expired(c) {
+                            "sold, expired".into()
+                        } else {
+                            c.state.as_str().into()
+                        },
+                        c.sold_on.clone(),
+                        c.expires_on.clone(),
+                        c.kiosk_id.clone(),
+                        c.sale_txn_id.clone(),
+                        c.redeemed_number.as_deref().map_or("-".into(), mask_number),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(
+                    &[
+                        "SERIAL",
+                        "FACE ¥",
+                        "STATE",
+                        "SOLD",
+                        "EXPIRES",
+                        "KIOSK",
+                        "SALE TXN",
+                        "REDEEMED TO"
+                    ],
+                    &t
+                )
+            );
+            let count = |st: PinState| cards.iter().filter(|c| c.state == st).count();
+            println!(
+                "{} cards: {} sold ({} expired), {} voided, {} redeemed",
+                cards.len(),
+                count(PinState::Sold),
+                cards.iter().filter(|c| expired(c)).count(),
+                count(PinState::Voided),
+                count(PinState::Redeemed)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PinCmd::Redeem { msisdn, pin } => {
+            let pin = if pin == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim().to_owned()
+            } else {
+                pin.clone()
+            };
+            let now = clock(cli)?.now_unix();
+            match s.redeem_pin(msisdn, &pin, "ivr", &today, now)? {
+                Ok(c) => {
+                    if cli.json {
+                        print_json(&serde_json::json!({
+                            "number": mask_number(msisdn), "serial": c.serial,
+                            "amount_fen": c.amount_fen, "balance_fen": c.balance_fen,
+                        }))?;
+                    } else {
+                        println!(
+                            "credited ¥{} to {} with card {}; balance ¥{}",
+                            yuan(c.amount_fen),
+                            mask_number(msisdn),
+                            c.serial,
+                            yuan(c.balance_fen)
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    if cli.json {
+                        print_json(&serde_json::json!({
+                            "number": mask_number(msisdn), "refused": why.code(),
+                            "message": why.message_zh(),
+                        }))?;
+                    } else {
+                        println!("{}: refused — {}", mask_number(msisdn), why.message_zh());
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
 }

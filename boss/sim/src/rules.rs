@@ -125,6 +125,20 @@ pub fn check_after_sale(owed_fen: i64) -> Result<(), Refusal> {
     }
 }
 
+/// Face values of the electronic recharge cards on sale (充值卡, protocol 1.3), fen:
+/// ¥30, ¥50 and ¥100, ascending.
+pub const PIN_FACE_VALUES_FEN: &[u64] = &[3_000, 5_000, 10_000];
+
+/// Days a recharge card stays valid after its day of sale.
+pub const PIN_VALID_DAYS: u32 = 365;
+
+/// The last day a recharge card sold on `sold` can be redeemed: [`PIN_VALID_DAYS`] later.
+#[must_use]
+pub fn pin_expires_on(sold: Date) -> Date {
+    sold.checked_add(time::Duration::days(i64::from(PIN_VALID_DAYS)))
+        .unwrap_or(Date::MAX)
+}
+
 /// First day of the month after `today`: when a plan change takes effect.
 #[must_use]
 pub fn first_of_next_month(today: Date) -> Date {
@@ -318,6 +332,17 @@ pub use telekiosk_privacy::mask_owner_name as mask_name;
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_recharge_card_lasts_365_days_from_its_sale() {
+        assert_eq!(pin_expires_on(date!(2026 - 11 - 20)), date!(2027 - 11 - 20));
+        // Across a leap day.
+        assert_eq!(pin_expires_on(date!(2027 - 06 - 01)), date!(2028 - 05 - 31));
+        assert!(
+            PIN_FACE_VALUES_FEN.windows(2).all(|w| w[0] < w[1]),
+            "ascending"
+        );
+    }
 
     #[test]
     fn billing_period_is_days_one_to_five() {

@@ -7,7 +7,7 @@ use rusqlite::{Transaction, params};
 use time::{Date, Month};
 
 use crate::clock::format_date;
-use crate::rules::with_check_digit;
+use crate::rules::{pin_expires_on, with_check_digit};
 use crate::simcard::imsi_for;
 use crate::store::{Store, StoreError};
 
@@ -86,6 +86,8 @@ struct Demo {
     prepaid: bool,
     balance_fen: i64,
     plan: &'static str,
+    /// Day the number was opened (开户日期), `YYYY-MM-DD`.
+    opened: &'static str,
 }
 
 /// The hand-written demo accounts (listed in docs/boss-sim.md).
@@ -99,6 +101,7 @@ const DEMOS: &[Demo] = &[
         prepaid: true,
         balance_fen: 5_000,
         plan: "P58",
+        opened: "2016-09-01",
     },
     Demo {
         number: "13900000001",
@@ -109,6 +112,7 @@ const DEMOS: &[Demo] = &[
         prepaid: false,
         balance_fen: 0,
         plan: "P88",
+        opened: "2012-03-18",
     },
     Demo {
         number: "13800000002",
@@ -119,6 +123,7 @@ const DEMOS: &[Demo] = &[
         prepaid: true,
         balance_fen: -2_350,
         plan: "P38",
+        opened: "2019-07-02",
     },
     Demo {
         number: "15000000003",
@@ -129,6 +134,7 @@ const DEMOS: &[Demo] = &[
         prepaid: false,
         balance_fen: -12_800,
         plan: "P128",
+        opened: "2015-11-11",
     },
     Demo {
         number: "18800000004",
@@ -139,6 +145,7 @@ const DEMOS: &[Demo] = &[
         prepaid: true,
         balance_fen: 1_200,
         plan: "P18",
+        opened: "2021-02-26",
     },
     Demo {
         number: "13900000005",
@@ -149,6 +156,7 @@ const DEMOS: &[Demo] = &[
         prepaid: true,
         balance_fen: 830,
         plan: "P18",
+        opened: "2009-06-30",
     },
     Demo {
         number: "15800000006",
@@ -159,6 +167,7 @@ const DEMOS: &[Demo] = &[
         prepaid: true,
         balance_fen: 0,
         plan: "P18",
+        opened: "2010-05-05",
     },
     Demo {
         number: "18800000007",
@@ -169,7 +178,44 @@ const DEMOS: &[Demo] = &[
         prepaid: true,
         balance_fen: 2_000,
         plan: "P38",
+        opened: "2018-08-08",
     },
+];
+
+/// 王小明's other numbers (besides 13800000000), so that 名下号码查询 with the ID-reader
+/// simulator's `resident` card lists more than one (listed in docs/boss-sim.md).
+const OWNER_MORE: &[Demo] = &[
+    Demo {
+        number: "13900000008",
+        name: "王小明",
+        birth: "",
+        real_name: true,
+        status: "active",
+        prepaid: false,
+        balance_fen: 0,
+        plan: "P88",
+        opened: "2021-06-18",
+    },
+    Demo {
+        number: "15000000009",
+        name: "王小明",
+        birth: "",
+        real_name: true,
+        status: "closed",
+        prepaid: true,
+        balance_fen: 0,
+        plan: "P18",
+        opened: "2008-10-01",
+    },
+];
+
+/// Demo recharge cards (充值卡) sold by the operator's own shop (`seed`), listed in
+/// docs/boss-sim.md: PIN, face value (fen), days before the seed day it was sold. A card
+/// lasts [`crate::rules::PIN_VALID_DAYS`]: the last one has expired.
+pub const DEMO_PINS: &[(&str, i64, i64)] = &[
+    ("123456789012345678", 5_000, 10),
+    ("111122223333444455", 10_000, 10),
+    ("999988887777666655", 3_000, 400),
 ];
 
 /// Special ID-registry entries (applicants for a new SIM), listed in docs/boss-sim.md.
@@ -226,6 +272,121 @@ fn month_back(today: Date, back: u8) -> (i32, Month) {
         }
     }
     (y, m)
+}
+
+/// A random opening day for a generated subscriber, 2005–2024, never after `today`.
+fn random_opened(rng: &mut Rng, today: Date) -> String {
+    let year = 2005 + i32::try_from(rng.below(20)).unwrap_or(0);
+    let month =
+        Month::try_from(u8::try_from(1 + rng.below(12)).unwrap_or(1)).unwrap_or(Month::January);
+    let day = u8::try_from(1 + rng.below(28)).unwrap_or(1);
+    let date = Date::from_calendar_date(year, month, day).unwrap_or(today);
+    if date <= today {
+        format_date(date)
+    } else {
+        let (y, m) = month_back(today, 30);
+        format_date(Date::from_calendar_date(y, m, 1).unwrap_or(today))
+    }
+}
+
+/// Inserts one subscriber (number `i` of the seed: its SIM's ICCID), its SIM and six months
+/// of bills and itemised records drawn from `rng`.
+fn insert_subscriber(
+    tx: &Transaction<'_>,
+    i: usize,
+    s: &SubSeed,
+    opened: &str,
+    fee: i64,
+    today: Date,
+    rng: &mut Rng,
+) -> Result<(), StoreError> {
+    let iccid = format!("8986001{:013}", 1_000_000 + i as u64);
+    tx.execute(
+        "INSERT INTO subscribers VALUES (?1,?2,?3,?4,?5,?6,?7,?8,NULL,?9,?10,?11)",
+        params![
+            s.0,
+            s.1,
+            s.2,
+            s.3,
+            s.4,
+            s.5,
+            s.6,
+            s.7,
+            DEMO_PASSWORD,
+            iccid,
+            opened
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO sims VALUES (?1,?2,?3,?4)",
+        params![
+            iccid,
+            imsi_for(&iccid),
+            s.0,
+            if s.4 == "closed" { "invalid" } else { "active" }
+        ],
+    )?;
+    // Six months of bills and itemised records.
+    for back in 1..=6u8 {
+        let (y, m) = month_back(today, back);
+        let month = format!("{y:04}-{:02}", u8::from(m));
+        let mut voice = 0;
+        let mut data = 0;
+        let mut sms = 0;
+        let records = 8 + rng.below(15);
+        for _ in 0..records {
+            let day = 1 + rng.below(u64::from(m.length(y)));
+            let start = format!(
+                "{month}-{day:02} {:02}:{:02}:{:02}",
+                7 + rng.below(16),
+                rng.below(60),
+                rng.below(60)
+            );
+            let peer_prefix = rng.pick(PREFIXES).copied().unwrap_or("139");
+            let peer = format!("{peer_prefix}****{:04}", rng.below(10_000));
+            let (kind, peer, qty, fee_fen) = match rng.below(10) {
+                0..=3 => {
+                    let secs = i64::try_from(5 + rng.below(900)).unwrap_or(60);
+                    let f = if rng.below(5) == 0 {
+                        (secs + 59) / 60 * 15
+                    } else {
+                        0
+                    };
+                    voice += f;
+                    ("call_out", peer, secs, f)
+                }
+                4..=5 => (
+                    "call_in",
+                    peer,
+                    i64::try_from(5 + rng.below(600)).unwrap_or(60),
+                    0,
+                ),
+                6..=8 => {
+                    let kb = i64::try_from(100 + rng.below(500_000)).unwrap_or(1024);
+                    let f = if rng.below(8) == 0 { 300 } else { 0 };
+                    data += f;
+                    ("data", String::new(), kb, f)
+                }
+                _ => {
+                    let f = if rng.below(3) == 0 { 10 } else { 0 };
+                    sms += f;
+                    ("sms", peer, 1, f)
+                }
+            };
+            tx.execute(
+                "INSERT INTO usage VALUES (?1,?2,?3,?4,?5,?6,?7)",
+                params![s.0, month, start, kind, peer, qty, fee_fen],
+            )?;
+        }
+        let other = if rng.below(6) == 0 { 500 } else { 0 };
+        let total = fee + voice + data + sms + other;
+        let paid = !(back == 1 && s.6 < 0);
+        tx.execute(
+            "INSERT INTO bills VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            params![s.0, month, fee, voice, data, sms, other, total, paid],
+        )?;
+    }
+    Ok(())
 }
 
 /// Fills an empty store; does nothing if it was seeded before. Returns true when it seeded.
@@ -405,96 +566,15 @@ fn seed(tx: &Transaction<'_>, today: Date) -> Result<(), StoreError> {
         ));
     }
 
-    let (y0, m0) = month_back(today, 30);
-    let opened = format_date(Date::from_calendar_date(y0, m0, 1).unwrap_or(today));
+    // Opening dates of the generated subscribers come from a generator of their own, so
+    // the rest of the data stays what it was before numbers had dates.
+    let mut dates = Rng::new(SEED ^ 0x0DA7_E500);
     for (i, s) in subs.iter().enumerate() {
-        let iccid = format!("8986001{:013}", 1_000_000 + i as u64);
-        tx.execute(
-            "INSERT INTO subscribers VALUES (?1,?2,?3,?4,?5,?6,?7,?8,NULL,?9,?10,?11)",
-            params![
-                s.0,
-                s.1,
-                s.2,
-                s.3,
-                s.4,
-                s.5,
-                s.6,
-                s.7,
-                DEMO_PASSWORD,
-                iccid,
-                opened
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO sims VALUES (?1,?2,?3,?4)",
-            params![
-                iccid,
-                imsi_for(&iccid),
-                s.0,
-                if s.4 == "closed" { "invalid" } else { "active" }
-            ],
-        )?;
-        // Six months of bills and itemised records.
-        let fee = plan_fee(&s.7);
-        for back in 1..=6u8 {
-            let (y, m) = month_back(today, back);
-            let month = format!("{y:04}-{:02}", u8::from(m));
-            let mut voice = 0;
-            let mut data = 0;
-            let mut sms = 0;
-            let records = 8 + rng.below(15);
-            for _ in 0..records {
-                let day = 1 + rng.below(u64::from(m.length(y)));
-                let start = format!(
-                    "{month}-{day:02} {:02}:{:02}:{:02}",
-                    7 + rng.below(16),
-                    rng.below(60),
-                    rng.below(60)
-                );
-                let peer_prefix = rng.pick(PREFIXES).copied().unwrap_or("139");
-                let peer = format!("{peer_prefix}****{:04}", rng.below(10_000));
-                let (kind, peer, qty, fee_fen) = match rng.below(10) {
-                    0..=3 => {
-                        let secs = i64::try_from(5 + rng.below(900)).unwrap_or(60);
-                        let f = if rng.below(5) == 0 {
-                            (secs + 59) / 60 * 15
-                        } else {
-                            0
-                        };
-                        voice += f;
-                        ("call_out", peer, secs, f)
-                    }
-                    4..=5 => (
-                        "call_in",
-                        peer,
-                        i64::try_from(5 + rng.below(600)).unwrap_or(60),
-                        0,
-                    ),
-                    6..=8 => {
-                        let kb = i64::try_from(100 + rng.below(500_000)).unwrap_or(1024);
-                        let f = if rng.below(8) == 0 { 300 } else { 0 };
-                        data += f;
-                        ("data", String::new(), kb, f)
-                    }
-                    _ => {
-                        let f = if rng.below(3) == 0 { 10 } else { 0 };
-                        sms += f;
-                        ("sms", peer, 1, f)
-                    }
-                };
-                tx.execute(
-                    "INSERT INTO usage VALUES (?1,?2,?3,?4,?5,?6,?7)",
-                    params![s.0, month, start, kind, peer, qty, fee_fen],
-                )?;
-            }
-            let other = if rng.below(6) == 0 { 500 } else { 0 };
-            let total = fee + voice + data + sms + other;
-            let paid = !(back == 1 && s.6 < 0);
-            tx.execute(
-                "INSERT INTO bills VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                params![s.0, month, fee, voice, data, sms, other, total, paid],
-            )?;
-        }
+        let opened = match DEMOS.get(i) {
+            Some(d) => d.opened.to_owned(),
+            None => random_opened(&mut dates, today),
+        };
+        insert_subscriber(tx, i, s, &opened, plan_fee(&s.7), today, &mut rng)?;
     }
 
     for (first17, name, until, elsewhere, black) in APPLICANTS {
@@ -555,6 +635,50 @@ fn seed(tx: &Transaction<'_>, today: Date) -> Result<(), StoreError> {
             params![number, fen],
         )?;
     }
+
+    // Added after everything above, from generators of their own, so that the data above
+    // is the same as before they existed.
+    let mut more = Rng::new(SEED ^ 0x0057_0E4D);
+    for (j, d) in OWNER_MORE.iter().enumerate() {
+        let s: SubSeed = (
+            d.number.to_owned(),
+            d.name.to_owned(),
+            Some(DEMO_OWNER_ID.to_owned()),
+            d.real_name,
+            d.status.to_owned(),
+            d.prepaid,
+            d.balance_fen,
+            d.plan.to_owned(),
+        );
+        insert_subscriber(
+            tx,
+            subs.len() + j,
+            &s,
+            d.opened,
+            plan_fee(d.plan),
+            today,
+            &mut more,
+        )?;
+    }
+    for (k, (pin, face, days_ago)) in DEMO_PINS.iter().enumerate() {
+        let sold = today
+            .checked_sub(time::Duration::days(*days_ago))
+            .unwrap_or(today);
+        let sold_on = format_date(sold);
+        let digits: String = sold_on.chars().filter(char::is_ascii_digit).collect();
+        tx.execute(
+            "INSERT INTO recharge_pins(serial, pin, face_fen, kiosk_id, sale_txn_id, state, \
+             sold_on, expires_on, sold_at) VALUES (?1,?2,?3,'seed',?4,'sold',?5,?6,0)",
+            params![
+                format!("{digits}{:08}", k + 1),
+                pin,
+                face,
+                format!("SEED-{}", k + 1),
+                sold_on,
+                format_date(pin_expires_on(sold))
+            ],
+        )?;
+    }
     Ok(())
 }
 
@@ -586,8 +710,31 @@ mod tests {
         };
         let (n, h, u, months) = dump(&a);
         assert_eq!((n, h, u, months), dump(&b));
-        assert_eq!(n, 50);
+        // 50 generated with the demo accounts, and 王小明's two other numbers.
+        assert_eq!(n, 52);
         assert_eq!(months, 6);
+        let held: Vec<(String, &str, String)> = a
+            .numbers_by_id(DEMO_OWNER_ID)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.number, h.status.as_str(), h.opened_on))
+            .collect();
+        assert_eq!(
+            held,
+            vec![
+                ("15000000009".into(), "closed", "2008-10-01".into()),
+                ("13800000000".into(), "active", "2016-09-01".into()),
+                ("13900000008".into(), "active", "2021-06-18".into()),
+            ]
+        );
+        let pins = a.pins().unwrap();
+        assert_eq!(pins.len(), DEMO_PINS.len());
+        // By serial, which starts with the day of sale: the oldest, expired, first.
+        assert_eq!(
+            pins.first().unwrap().expires_on,
+            "2026-09-29",
+            "sold 400 days ago"
+        );
         let demo = a.subscriber(DEMO_NUMBER).unwrap().unwrap();
         assert!(demo.prepaid && demo.real_name);
         assert_eq!(demo.service_password, DEMO_PASSWORD);

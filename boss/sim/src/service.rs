@@ -17,13 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use boss_protocol::{
     ActivateSim, Activated, AuthFactor, AuthIdCard, AuthOk, AuthPassword, AuthToken, BillItem,
     CancelOrder, CurrentPlan, DayTotals, EligiblePlans, ErrorBody, ErrorCode, FaceCompare,
-    FaceResult, FaceVerdict, HeartbeatOk, Hello, HelloOk, IdCard, InvoiceData, InvoiceItem,
-    ItemisedRecords, ItemisedRecordsQuery, MonthQuery, MonthlyBill, Msisdn, NewSimOrder,
-    NumberList, NumberRelease, NumberReleased, NumberReserve, NumberSearch, OpTotal,
-    OrderCancelled, PaymentKind, PendingPlanChange, Plan as WirePlan, PlanChange, PlanChangeOk,
+    FaceResult, FaceVerdict, HeartbeatOk, HeldNumber as WireHeld, Hello, HelloOk, IdCard,
+    InvoiceData, InvoiceItem, ItemisedRecords, ItemisedRecordsQuery, LossLift, LossLifted,
+    LossReport, LossReported, MonthQuery, MonthlyBill, Msisdn, NewSimOrder, NumberList,
+    NumberRelease, NumberReleased, NumberReserve, NumberSearch, NumbersById, NumbersByIdQuery,
+    OpTotal, OrderCancelled, PaymentKind, PendingPlanChange, PinCatalogue, PinRecharge,
+    PinRecharged, PinSale, PinSold, PinVoid, PinVoided, Plan as WirePlan, PlanChange, PlanChangeOk,
     PlanQuery, RealNameCheck, RealNameOk, RealNameReregister, Recharge, RechargeOk, Reconcile,
     Reconciliation as WireRecon, RecordKind, ReplacementSim, Reply, Request, Reregistered,
-    Reservation, Response, Reversal, ReversalOk, SimOrder, SimScript, SimScriptQuery,
+    Reservation, Response, Reversal, ReversalOk, Secret, SimOrder, SimScript, SimScriptQuery,
     SmsCodeRequest, SmsCodeSent, SmsCodeVerify, Subscriber as WireSubscriber, SubscriberLookup,
     SubscriberStatus as WireStatus, TxnId, TxnState, TxnStatus, TxnStatusQuery,
     UsageRecord as WireUsage,
@@ -33,6 +35,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::clock::{Clock, format_date, parse_date};
+use crate::console::yuan;
 use crate::rules::{self, ApplicantRecord, NUMBERS_PER_ID, Refusal};
 use crate::simcard;
 use crate::store::{
@@ -169,6 +172,7 @@ fn wire_status(s: SubscriberStatus) -> WireStatus {
         SubscriberStatus::Active => WireStatus::Active,
         SubscriberStatus::SuspendedArrears => WireStatus::SuspendedArrears,
         SubscriberStatus::SuspendedByOwner => WireStatus::Suspended,
+        SubscriberStatus::ReportedLost => WireStatus::ReportedLost,
         SubscriberStatus::Closed => WireStatus::Cancelled,
     }
 }
@@ -238,12 +242,17 @@ fn parse_cst(s: &str) -> Option<i64> {
 }
 
 /// A request's content fingerprint for idempotency: its JSON without the auth token (a retry
-/// after reconnecting may carry a fresh token for the same operation).
+/// after reconnecting may carry a fresh token for the same operation), and with a recharge
+/// PIN replaced by a digest of it, so the ledger never holds a PIN someone typed.
 fn fingerprint<T: Serialize>(req: &T) -> String {
     match serde_json::to_value(req) {
         Ok(mut v) => {
             if let Some(o) = v.as_object_mut() {
                 o.remove("token");
+                if let Some(pin) = o.get_mut("pin") {
+                    let digest = format!("fnv:{:016x}", fnv(pin.as_str().unwrap_or_default()));
+                    *pin = serde_json::Value::String(digest);
+                }
             }
             v.to_string()
         }
@@ -439,6 +448,16 @@ impl Service {
             Request::CancelOrder(r) => self.cancel_order(kiosk, &r),
             Request::ReplacementSim(r) => self.replacement(kiosk, &r),
             Request::RealNameReregister(r) => self.reregister(kiosk, &r),
+            Request::NumbersById(q) => Ok(Handled::plain(self.numbers_by_id(kiosk, &q)?)),
+            Request::LossReport(r) => self.loss_report(kiosk, &r),
+            Request::LossLift(r) => self.loss_lift(kiosk, &r),
+            Request::PinCatalogue(_) => ok(Response::PinCatalogue(PinCatalogue {
+                face_values_fen: rules::PIN_FACE_VALUES_FEN.to_vec(),
+                valid_days: rules::PIN_VALID_DAYS,
+            })),
+            Request::PinSale(r) => self.pin_sale(kiosk, &r),
+            Request::PinVoid(r) => self.pin_void(kiosk, &r),
+            Request::PinRecharge(r) => self.pin_recharge(kiosk, &r),
             Request::Reconcile(r) => Ok(Handled::plain(self.reconcile(kiosk, &r)?)),
             other => Ok(Handled::plain(err(
                 ErrorCode::UnknownOp,
@@ -904,7 +923,7 @@ impl Service {
             if orig.op != "recharge" {
                 return refused(err(
                     ErrorCode::NotReversible,
-                    format!("{} 交易不能冲正（开卡/补卡订单请用 cancel_order）", orig.op),
+                    format!("{} 交易不能冲正（开卡/补卡订单请用 cancel_order，充值卡销售请用 pin_void）", orig.op),
                 ));
             }
             // A credit already (partly) spent cannot be taken back.
@@ -1671,7 +1690,18 @@ impl Service {
                 tx.execute("UPDATE sims SET state='invalid' WHERE iccid=?1", [&old])?;
                 tx.execute("UPDATE subscribers SET iccid=?2 WHERE number=?1", params![number, r.iccid])?;
                 balance = tx.query_row("SELECT balance_fen FROM subscribers WHERE number=?1", [&number], |x| x.get(0))?;
-                store::send_sms_tx(tx, &number, "【中国移动】您的补卡已生效，原SIM卡已作废。", now / 1000)?;
+                // A new card ends a loss report (挂失): the lost card is dead now.
+                let lost = store::subscriber_tx(tx, &number)?
+                    .is_some_and(|s| s.status == SubscriberStatus::ReportedLost);
+                if lost {
+                    store::lift_loss_tx(tx, &number)?;
+                }
+                let text = if lost {
+                    "【中国移动】您的补卡已生效，原SIM卡已作废，号码已解除挂失。"
+                } else {
+                    "【中国移动】您的补卡已生效，原SIM卡已作废。"
+                };
+                store::send_sms_tx(tx, &number, text, now / 1000)?;
                 invalidated = old;
             }
             tx.execute("UPDATE orders SET state='activated' WHERE order_id=?1", [&r.order_id])?;
@@ -1855,6 +1885,378 @@ impl Service {
                     done: true,
                 },
             ))
+        })
+    }
+
+    /// 名下号码查询 (一证通查): every number registered under the ID whose holder passed a
+    /// face check at this kiosk, closed ones included, oldest first.
+    fn numbers_by_id(&self, kiosk: &str, q: &NumbersByIdQuery) -> Result<Reply, StoreError> {
+        if !self.face_passed(kiosk, &q.face_check_id, q.id_number.as_str()) {
+            return Ok(err(
+                ErrorCode::FaceMismatch,
+                "人像比对未通过或已过期，请重新比对",
+            ));
+        }
+        let numbers = self
+            .store
+            .numbers_by_id(q.id_number.as_str())?
+            .into_iter()
+            .map(|h| WireHeld {
+                msisdn: Msisdn(h.number),
+                status: wire_status(h.status),
+                payment: if h.prepaid {
+                    PaymentKind::Prepaid
+                } else {
+                    PaymentKind::Postpaid
+                },
+                opened_on: h.opened_on,
+            })
+            .collect::<Vec<_>>();
+        tracing::info!(kiosk, id = %rules::mask_id(q.id_number.as_str()), numbers = numbers.len(), "numbers by id");
+        Ok(Reply::Ok(Response::NumbersById(NumbersById {
+            numbers,
+            numbers_limit: NUMBERS_PER_ID,
+        })))
+    }
+
+    /// 挂失 and 解挂 need the owner: the ID card with a passed face check, or the service
+    /// password with an SMS code.
+    fn require_owner(&self, kiosk: &str, token: &AuthToken, msisdn: &Msisdn) -> Result<(), Reply> {
+        let factors = self.require_auth(kiosk, token, msisdn)?;
+        let has = |f| factors.contains(&f);
+        if (has(AuthFactor::IdCard) && has(AuthFactor::Face))
+            || (has(AuthFactor::Password) && has(AuthFactor::SmsCode))
+        {
+            Ok(())
+        } else {
+            Err(err(
+                ErrorCode::InsufficientAuth,
+                "挂失、解挂须机主身份证加人像比对，或服务密码加短信验证码",
+            ))
+        }
+    }
+
+    fn loss_report(&self, kiosk: &str, r: &LossReport) -> Result<Handled, StoreError> {
+        if let Err(reply) = self.require_owner(kiosk, &r.token, &r.msisdn) {
+            return Ok(Handled::plain(reply));
+        }
+        let now = self.now_ms();
+        let number = r.msisdn.as_str().to_owned();
+        self.once(kiosk, &r.txn_id, "loss_report", r, |tx| {
+            let applied = |done| Applied {
+                number: number.clone(),
+                amount_fen: 0,
+                done,
+            };
+            let Some(s) = store::subscriber_tx(tx, &number)? else {
+                return Ok((
+                    err(ErrorCode::UnknownSubscriber, "号码不存在或非本网用户"),
+                    applied(false),
+                ));
+            };
+            let before = match s.status {
+                SubscriberStatus::Closed => {
+                    return Ok((err(ErrorCode::NumberClosed, "号码已销户"), applied(false)));
+                }
+                SubscriberStatus::ReportedLost => {
+                    return Ok((
+                        err(ErrorCode::AlreadyReported, "号码已挂失，无需重复办理"),
+                        applied(false),
+                    ));
+                }
+                other => other,
+            };
+            store::report_loss_tx(tx, &number, before, kiosk, now / 1000)?;
+            store::send_sms_tx(
+                tx,
+                &number,
+                &format!(
+                    "【中国移动】您的号码{}已办理挂失停机，停机期间不能通话、发短信和上网。\
+                     找回手机或补卡后，请凭机主身份证或服务密码加短信验证码办理解挂。",
+                    rules::mask_number(&number)
+                ),
+                now / 1000,
+            )?;
+            tracing::info!(kiosk, number = %rules::mask_number(&number), "reported lost");
+            Ok((
+                Reply::Ok(Response::LossReport(LossReported {
+                    txn_id: r.txn_id.clone(),
+                    msisdn: r.msisdn.clone(),
+                    suspended_at_ms: now,
+                })),
+                applied(true),
+            ))
+        })
+    }
+
+    fn loss_lift(&self, kiosk: &str, r: &LossLift) -> Result<Handled, StoreError> {
+        if let Err(reply) = self.require_owner(kiosk, &r.token, &r.msisdn) {
+            return Ok(Handled::plain(reply));
+        }
+        let now = self.now_ms();
+        let number = r.msisdn.as_str().to_owned();
+        self.once(kiosk, &r.txn_id, "loss_lift", r, |tx| {
+            let applied = |done| Applied {
+                number: number.clone(),
+                amount_fen: 0,
+                done,
+            };
+            let Some(s) = store::subscriber_tx(tx, &number)? else {
+                return Ok((
+                    err(ErrorCode::UnknownSubscriber, "号码不存在或非本网用户"),
+                    applied(false),
+                ));
+            };
+            match s.status {
+                SubscriberStatus::Closed => {
+                    return Ok((err(ErrorCode::NumberClosed, "号码已销户"), applied(false)));
+                }
+                SubscriberStatus::ReportedLost => {}
+                _ => {
+                    return Ok((
+                        err(ErrorCode::NotReported, "号码未挂失，无需解挂"),
+                        applied(false),
+                    ));
+                }
+            }
+            let status = store::lift_loss_tx(tx, &number)?;
+            let masked = rules::mask_number(&number);
+            let body = match status {
+                SubscriberStatus::SuspendedArrears => format!(
+                    "【中国移动】您的号码{masked}已解除挂失；因欠费仍处于停机状态，缴清欠费后恢复通话。"
+                ),
+                SubscriberStatus::SuspendedByOwner => {
+                    format!("【中国移动】您的号码{masked}已解除挂失，号码仍处于报停状态。")
+                }
+                _ => format!("【中国移动】您的号码{masked}已解除挂失，恢复正常使用。"),
+            };
+            store::send_sms_tx(tx, &number, &body, now / 1000)?;
+            tracing::info!(kiosk, number = %masked, status = status.as_str(), "loss lifted");
+            Ok((
+                Reply::Ok(Response::LossLift(LossLifted {
+                    txn_id: r.txn_id.clone(),
+                    msisdn: r.msisdn.clone(),
+                    status: wire_status(status),
+                    resumed_at_ms: now,
+                })),
+                applied(true),
+            ))
+        })
+    }
+
+    /// 18 random digits for a recharge PIN. They come from std's `RandomState` (SipHash
+    /// keyed from the operating system's random source), not from the sequence operator
+    /// references and tokens are drawn from: a PIN is a bearer secret, not to be guessed
+    /// from other answers.
+    fn pin_digits(&self) -> String {
+        use std::hash::BuildHasher;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let keys = std::collections::hash_map::RandomState::new();
+        let wide =
+            (u128::from(keys.hash_one((n, 1u8))) << 64) | u128::from(keys.hash_one((n, 2u8)));
+        format!("{:018}", wide % 1_000_000_000_000_000_000)
+    }
+
+    /// 充值卡销售: issues a card of a face value on sale. The answer carries the PIN and is
+    /// kept, as every first outcome is, so a repeat of the sale answers the same card.
+    fn pin_sale(&self, kiosk: &str, r: &PinSale) -> Result<Handled, StoreError> {
+        let today = self.today();
+        let sold_on = format_date(today);
+        let expires_on = format_date(rules::pin_expires_on(today));
+        let now = self.clock.now_unix();
+        self.once(kiosk, &r.txn_id, "pin_sale", r, |tx| {
+            let face = match i64::try_from(r.face_fen) {
+                Ok(f) if rules::PIN_FACE_VALUES_FEN.contains(&r.face_fen) => f,
+                _ => {
+                    return Ok((
+                        err(
+                            ErrorCode::PinUnavailable,
+                            format!("面值{}元的充值卡不在售", yuan(i64::try_from(r.face_fen).unwrap_or(i64::MAX))),
+                        ),
+                        Applied {
+                            number: String::new(),
+                            amount_fen: 0,
+                            done: false,
+                        },
+                    ));
+                }
+            };
+            let card = store::PinIssue {
+                kiosk_id: kiosk,
+                sale_txn_id: r.txn_id.as_str(),
+                face_fen: face,
+                sold_on: &sold_on,
+                expires_on: &expires_on,
+                now,
+            };
+            let (serial, pin) = store::issue_pin_tx(tx, &card, || self.pin_digits())?;
+            // The serial only: the PIN never reaches a log.
+            tracing::info!(kiosk, txn = %r.txn_id, serial = %serial, face_fen = face, "recharge card sold");
+            Ok((
+                Reply::Ok(Response::PinSale(PinSold {
+                    txn_id: r.txn_id.clone(),
+                    serial,
+                    pin: Secret::new(pin),
+                    face_fen: r.face_fen,
+                    expires_on: expires_on.clone(),
+                })),
+                Applied {
+                    number: String::new(),
+                    amount_fen: face,
+                    done: true,
+                },
+            ))
+        })
+    }
+
+    /// Voids a card this kiosk sold and the customer never got. A sale never received is
+    /// barred instead (answered `pin_unavailable` if it comes later): nothing was sold,
+    /// nothing is owed.
+    fn pin_void(&self, kiosk: &str, r: &PinVoid) -> Result<Handled, StoreError> {
+        let day = format_date(self.today());
+        let now = self.clock.now_unix();
+        self.once(kiosk, &r.txn_id, "pin_void", r, |tx| {
+            let refused = |reply| {
+                Ok((
+                    reply,
+                    Applied {
+                        number: String::new(),
+                        amount_fen: 0,
+                        done: false,
+                    },
+                ))
+            };
+            let nothing_sold = || {
+                Ok((
+                    Reply::Ok(Response::PinVoid(PinVoided {
+                        txn_id: r.txn_id.clone(),
+                        sale_txn_id: r.sale_txn_id.clone(),
+                        serial: None,
+                        refund_due_fen: 0,
+                    })),
+                    Applied {
+                        number: String::new(),
+                        amount_fen: 0,
+                        done: true,
+                    },
+                ))
+            };
+            if r.sale_txn_id == r.txn_id {
+                return refused(err(ErrorCode::BadRequest, "作废交易须有自己的流水号"));
+            }
+            let Some(sale) = store::txn_row(tx, kiosk, r.sale_txn_id.as_str())? else {
+                // Never received: bar the sale's id, so a copy still under way sells nothing.
+                let barred = err(
+                    ErrorCode::PinUnavailable,
+                    format!("该笔售卡已由 {} 作废（营业系统未收到原交易），不再办理", r.txn_id),
+                );
+                store::bar_txn_tx(
+                    tx,
+                    kiosk,
+                    r.sale_txn_id.as_str(),
+                    "pin_sale",
+                    &day,
+                    now,
+                    &serde_json::to_string(&barred)?,
+                )?;
+                tracing::info!(kiosk, sale = %r.sale_txn_id, "void of a sale never received: the sale is barred");
+                return nothing_sold();
+            };
+            if sale.op != "pin_sale" {
+                return refused(err(
+                    ErrorCode::BadRequest,
+                    format!("原交易是 {}，不是充值卡销售", sale.op),
+                ));
+            }
+            match sale.state.as_str() {
+                // Refused (or barred): no card was sold.
+                "refused" => return nothing_sold(),
+                "reversed" => {
+                    let by: Option<String> = tx.query_row(
+                        "SELECT reversed_by FROM txns WHERE kiosk_id=?1 AND txn_id=?2",
+                        params![kiosk, sale.txn_id],
+                        |row| row.get(0),
+                    )?;
+                    return refused(err(
+                        ErrorCode::NotReversible,
+                        format!("该充值卡已由 {} 作废，不能重复作废", by.unwrap_or_default()),
+                    ));
+                }
+                _ => {}
+            }
+            let Some(card) = store::pin_of_sale_tx(tx, kiosk, r.sale_txn_id.as_str())? else {
+                return Err(StoreError::Corrupt(format!(
+                    "sale {} has no card",
+                    r.sale_txn_id
+                )));
+            };
+            if r.serial.as_ref().is_some_and(|s| *s != card.serial) {
+                return refused(err(ErrorCode::BadRequest, "序列号与原售卡不符"));
+            }
+            if card.state != store::PinState::Sold {
+                return refused(err(
+                    ErrorCode::NotReversible,
+                    "充值卡已被使用，不能作废，请按已售处理",
+                ));
+            }
+            store::void_pin_tx(tx, &card.serial)?;
+            tx.execute(
+                "UPDATE txns SET state='reversed', reversed_by=?3 WHERE kiosk_id=?1 AND txn_id=?2",
+                params![kiosk, r.sale_txn_id.as_str(), r.txn_id.as_str()],
+            )?;
+            tracing::info!(kiosk, serial = %card.serial, reason = %r.reason, "recharge card voided");
+            Ok((
+                Reply::Ok(Response::PinVoid(PinVoided {
+                    txn_id: r.txn_id.clone(),
+                    sale_txn_id: r.sale_txn_id.clone(),
+                    serial: Some(card.serial),
+                    refund_due_fen: to_u64(card.face_fen),
+                })),
+                Applied {
+                    number: String::new(),
+                    amount_fen: card.face_fen,
+                    done: true,
+                },
+            ))
+        })
+    }
+
+    /// 充值卡充值: credits a number with a card's face value, once — the same store
+    /// function as the operator's own channel (`boss-sim pin redeem`).
+    fn pin_recharge(&self, kiosk: &str, r: &PinRecharge) -> Result<Handled, StoreError> {
+        let today = format_date(self.today());
+        let now_ms = self.now_ms();
+        let number = r.msisdn.as_str().to_owned();
+        self.once(kiosk, &r.txn_id, "pin_recharge", r, |tx| {
+            let credit =
+                store::redeem_pin_tx(tx, &number, r.pin.expose(), kiosk, &today, now_ms / 1000)?;
+            Ok(match credit {
+                Ok(c) => {
+                    tracing::info!(kiosk, serial = %c.serial, number = %rules::mask_number(&number), "recharge card redeemed");
+                    (
+                        Reply::Ok(Response::PinRecharge(PinRecharged {
+                            txn_id: r.txn_id.clone(),
+                            msisdn: r.msisdn.clone(),
+                            serial: c.serial,
+                            amount_fen: to_u64(c.amount_fen),
+                            balance_fen: c.balance_fen,
+                        })),
+                        Applied {
+                            number: number.clone(),
+                            amount_fen: c.amount_fen,
+                            done: true,
+                        },
+                    )
+                }
+                Err(why) => (
+                    err(ErrorCode::from_wire(why.code()), why.message_zh()),
+                    Applied {
+                        number: number.clone(),
+                        amount_fen: 0,
+                        done: false,
+                    },
+                ),
+            })
         })
     }
 

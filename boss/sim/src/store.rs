@@ -43,8 +43,11 @@ pub enum SubscriberStatus {
     Active,
     /// 欠费停机 — barred for arrears; a recharge that clears them restores service.
     SuspendedArrears,
-    /// 报停/挂失 — suspended at the owner's request (lost phone and the like).
+    /// 报停 — suspended at the owner's request.
     SuspendedByOwner,
+    /// 挂失停机 — the owner reported the SIM lost or stolen; the state before is kept in
+    /// `loss_reports` and comes back at 解挂 ([`SubscriberStatus::after_loss_lift`]).
+    ReportedLost,
     /// 销户 — closed.
     Closed,
 }
@@ -57,7 +60,22 @@ impl SubscriberStatus {
             Self::Active => "active",
             Self::SuspendedArrears => "suspended_arrears",
             Self::SuspendedByOwner => "suspended_by_owner",
+            Self::ReportedLost => "reported_lost",
             Self::Closed => "closed",
+        }
+    }
+
+    /// The state a number reported lost in state `before` returns to when the loss is lifted
+    /// with `balance_fen` on the account: the state it had, except that a number stopped for
+    /// arrears that were paid meanwhile (a recharge while reported lost) comes back active.
+    #[must_use]
+    pub fn after_loss_lift(before: Self, balance_fen: i64) -> Self {
+        match before {
+            Self::SuspendedArrears if balance_fen >= 0 => Self::Active,
+            Self::SuspendedArrears => Self::SuspendedArrears,
+            Self::SuspendedByOwner => Self::SuspendedByOwner,
+            // A report never starts from these; be safe and give the number back its service.
+            Self::Active | Self::ReportedLost | Self::Closed => Self::Active,
         }
     }
 
@@ -66,6 +84,7 @@ impl SubscriberStatus {
             "active" => Self::Active,
             "suspended_arrears" => Self::SuspendedArrears,
             "suspended_by_owner" => Self::SuspendedByOwner,
+            "reported_lost" => Self::ReportedLost,
             "closed" => Self::Closed,
             other => return Err(StoreError::Corrupt(format!("status {other}"))),
         })
@@ -213,6 +232,10 @@ pub struct TxnKey<'a> {
     pub now: i64,
 }
 
+/// The fingerprint of a transaction id barred before its request arrived ([`bar_txn_tx`]):
+/// the request, whenever it comes and whatever it holds, gets the stored refusal.
+pub const BARRED: &str = "<barred>";
+
 /// What an operation inside [`Store::idempotent`] reports about itself for the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -256,6 +279,141 @@ pub struct Sms {
     pub body: String,
     /// Written, Unix seconds.
     pub at: i64,
+}
+
+/// A number registered under an ID (名下号码, protocol 1.3 `numbers_by_id`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldNumber {
+    /// The number.
+    pub number: String,
+    /// Its state.
+    pub status: SubscriberStatus,
+    /// 预付费 (true) or 后付费.
+    pub prepaid: bool,
+    /// The day it was opened, `YYYY-MM-DD`.
+    pub opened_on: String,
+}
+
+/// A number reported lost (挂失), as `loss_reports` keeps it until the loss is lifted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LossRecord {
+    /// The number.
+    pub number: String,
+    /// Its state before the report (restored at 解挂, see
+    /// [`SubscriberStatus::after_loss_lift`]).
+    pub status_before: SubscriberStatus,
+    /// When it was reported, Unix seconds.
+    pub reported_at: i64,
+    /// Who took the report (a kiosk id).
+    pub reported_via: String,
+}
+
+/// Where an electronic recharge card (充值卡) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinState {
+    /// Sold, not used yet (it may have expired: see `expires_on`).
+    Sold,
+    /// The sale was voided (作废): the PIN is worthless.
+    Voided,
+    /// Used to recharge a number (已充值).
+    Redeemed,
+}
+
+impl PinState {
+    /// Name stored in SQLite.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sold => "sold",
+            Self::Voided => "voided",
+            Self::Redeemed => "redeemed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "sold" => Self::Sold,
+            "voided" => Self::Voided,
+            "redeemed" => Self::Redeemed,
+            other => return Err(StoreError::Corrupt(format!("pin state {other}"))),
+        })
+    }
+}
+
+/// An electronic recharge card as the operator keeps it — without its PIN: nothing read
+/// from the store for display or logs carries the secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PinCard {
+    /// Serial number (序列号), 16 digits; not secret.
+    pub serial: String,
+    /// Face value, fen.
+    pub face_fen: i64,
+    /// The kiosk that sold it (`seed` for the demo cards).
+    pub kiosk_id: String,
+    /// The sale's transaction id at that kiosk.
+    pub sale_txn_id: String,
+    /// Sold, voided or redeemed.
+    pub state: PinState,
+    /// Day of sale, `YYYY-MM-DD`.
+    pub sold_on: String,
+    /// Last day it can be redeemed, `YYYY-MM-DD`.
+    pub expires_on: String,
+    /// The number it recharged, once redeemed.
+    pub redeemed_number: Option<String>,
+    /// When it was redeemed, Unix seconds.
+    pub redeemed_at: Option<i64>,
+    /// Through which channel it was redeemed (a kiosk id, or `ivr` for the operator's line).
+    pub redeemed_via: Option<String>,
+}
+
+/// Why a recharge PIN does not credit a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PinRefusal {
+    /// No such number.
+    UnknownSubscriber,
+    /// The number is closed (销户).
+    NumberClosed,
+    /// No such PIN, or it was voided or used.
+    Invalid,
+    /// The PIN is past its last day.
+    Expired,
+}
+
+impl PinRefusal {
+    /// The protocol's error code for it (`pin_invalid`, …).
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UnknownSubscriber => "unknown_subscriber",
+            Self::NumberClosed => "number_closed",
+            Self::Invalid => "pin_invalid",
+            Self::Expired => "pin_expired",
+        }
+    }
+
+    /// The reason in Chinese, as the operator's systems word it.
+    #[must_use]
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            Self::UnknownSubscriber => "号码不存在或非本网用户",
+            Self::NumberClosed => "号码已销户，不能充值",
+            Self::Invalid => "充值密码无效（不存在、已作废或已使用）",
+            Self::Expired => "充值卡已过有效期",
+        }
+    }
+}
+
+/// A recharge PIN credited to a number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PinCredit {
+    /// The card's serial.
+    pub serial: String,
+    /// Amount credited (the face value), fen.
+    pub amount_fen: i64,
+    /// Balance after, fen.
+    pub balance_fen: i64,
 }
 
 /// One transaction of a kiosk's day on either side of a reconciliation: as the kiosk lists
@@ -372,6 +530,17 @@ CREATE TABLE IF NOT EXISTS sms_outbox(
 CREATE TABLE IF NOT EXISTS sms_codes(
   number TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at INTEGER NOT NULL,
   attempts INTEGER NOT NULL);
+-- 挂失 (protocol 1.3): one row while a number is reported lost, with the state to restore.
+CREATE TABLE IF NOT EXISTS loss_reports(
+  number TEXT PRIMARY KEY, status_before TEXT NOT NULL, reported_at INTEGER NOT NULL,
+  reported_via TEXT NOT NULL);
+-- Electronic recharge cards (充值卡, protocol 1.3). `state`: sold, voided, redeemed.
+CREATE TABLE IF NOT EXISTS recharge_pins(
+  serial TEXT PRIMARY KEY, pin TEXT NOT NULL UNIQUE, face_fen INTEGER NOT NULL,
+  kiosk_id TEXT NOT NULL, sale_txn_id TEXT NOT NULL, state TEXT NOT NULL,
+  sold_on TEXT NOT NULL, expires_on TEXT NOT NULL, sold_at INTEGER NOT NULL,
+  redeemed_number TEXT, redeemed_at INTEGER, redeemed_via TEXT);
+CREATE INDEX IF NOT EXISTS recharge_pins_sale ON recharge_pins(kiosk_id, sale_txn_id);
 -- Head office's tables of earlier versions (kiosks, pushes, uploaded journals) belong to
 -- the self-service system server now.
 DROP TABLE IF EXISTS kiosks;
@@ -489,7 +658,8 @@ impl Store {
                 )
                 .optional()?;
             if let Some((p_op, p_fp, response)) = prior {
-                if p_op != op || p_fp != fingerprint {
+                let barred = p_fp == BARRED && p_op == op;
+                if !barred && (p_op != op || p_fp != fingerprint) {
                     return Err(StoreError::TxnConflict {
                         txn_id: txn_id.to_owned(),
                     });
@@ -693,6 +863,61 @@ impl Store {
         Ok(reconcile_entries(kiosk_id, day, kiosk, &ours))
     }
 
+    /// Every number registered under `id_number` (一证通查), closed ones included, oldest
+    /// first.
+    ///
+    /// # Errors
+    /// SQLite's, or a corrupt status.
+    pub fn numbers_by_id(&self, id_number: &str) -> Result<Vec<HeldNumber>, StoreError> {
+        let conn = lock(&self.conn);
+        numbers_by_id_tx(&conn, id_number)
+    }
+
+    /// The loss report of `number`, while it is reported lost (挂失).
+    ///
+    /// # Errors
+    /// SQLite's, or a corrupt status.
+    pub fn loss_record(&self, number: &str) -> Result<Option<LossRecord>, StoreError> {
+        let conn = lock(&self.conn);
+        loss_record_tx(&conn, number)
+    }
+
+    /// Every recharge card (充值卡), by serial — without the PINs.
+    ///
+    /// # Errors
+    /// SQLite's, or a corrupt state.
+    pub fn pins(&self) -> Result<Vec<PinCard>, StoreError> {
+        let conn = lock(&self.conn);
+        let mut st = conn.prepare(&format!(
+            "SELECT {PIN_CARD_COLS} FROM recharge_pins ORDER BY serial"
+        ))?;
+        let rows = st.query_map([], pin_card_from_row)?;
+        rows.map(|r| {
+            let (mut card, state) = r?;
+            card.state = PinState::parse(&state)?;
+            Ok(card)
+        })
+        .collect()
+    }
+
+    /// Credits `number` with a recharge PIN in one SQLite transaction — the same function
+    /// the `pin_recharge` operation runs, so a PIN credits exactly once whichever channel
+    /// redeems it. `via` names the channel (a kiosk id; `ivr` for the operator's own line,
+    /// `boss-sim pin redeem`); `today` is the business day `YYYY-MM-DD`.
+    ///
+    /// # Errors
+    /// SQLite's (nothing applied then).
+    pub fn redeem_pin(
+        &self,
+        number: &str,
+        pin: &str,
+        via: &str,
+        today: &str,
+        now: i64,
+    ) -> Result<Result<PinCredit, PinRefusal>, StoreError> {
+        self.with_tx(|tx| redeem_pin_tx(tx, number, pin, via, today, now))
+    }
+
     /// Reads a meta value.
     ///
     /// # Errors
@@ -708,15 +933,21 @@ impl Store {
 /// Is `op` one that takes money in (counted in reports and reconciliation totals)?
 #[must_use]
 pub fn is_money_op(op: &str) -> bool {
-    matches!(op, "recharge" | "new_sim_order" | "replacement_sim")
+    matches!(
+        op,
+        "recharge" | "new_sim_order" | "replacement_sim" | "pin_sale"
+    )
 }
 
 /// Is `op` money-changing (compared one by one in reconciliation)? The money-in operations
 /// and those that give money back. Kiosk-only journal entries (`cash_box_clearance`, …) and
-/// operations without money (`plan_change`, `activate_sim`) are not reconciled.
+/// operations without money (`plan_change`, `activate_sim`, `loss_report`, and
+/// `pin_recharge`, which spends a card paid for earlier and takes no cash) are not reconciled.
+/// A voided `pin_sale` is `reversed` in the ledger, like a reversed recharge: it leaves the
+/// totals, and its `pin_void` is compared one by one.
 #[must_use]
 pub fn is_money_changing(op: &str) -> bool {
-    is_money_op(op) || matches!(op, "reversal" | "cancel_order")
+    is_money_op(op) || matches!(op, "reversal" | "cancel_order" | "pin_void")
 }
 
 /// Pure comparison of a kiosk's list and the ledger for one kiosk and day. Amounts are
@@ -892,6 +1123,334 @@ pub fn send_sms_tx(
     Ok(())
 }
 
+/// Records `txn_id` of `kiosk_id` as already answered with the refusal `response` (JSON of
+/// the reply) before its request arrived: when the request comes, [`Store::idempotent`]
+/// answers that refusal and applies nothing (a `pin_void` of a sale never received bars the
+/// sale, so a late copy of it cannot sell a PIN the kiosk has already refunded). The row is
+/// a refusal in the ledger: no money.
+///
+/// # Errors
+/// SQLite's (also when the id is already in the ledger).
+pub fn bar_txn_tx(
+    conn: &Connection,
+    kiosk_id: &str,
+    txn_id: &str,
+    op: &str,
+    day: &str,
+    now: i64,
+    response: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO txns(kiosk_id, txn_id, op, fingerprint, number, amount_fen, state, day, \
+         response, at) VALUES (?1,?2,?3,?4,'',0,'refused',?5,?6,?7)",
+        params![kiosk_id, txn_id, op, BARRED, day, response, now],
+    )?;
+    Ok(())
+}
+
+/// Every number registered under an ID, closed ones included, oldest first.
+///
+/// # Errors
+/// SQLite's, or a corrupt status.
+pub fn numbers_by_id_tx(conn: &Connection, id_number: &str) -> Result<Vec<HeldNumber>, StoreError> {
+    let mut st = conn.prepare(
+        "SELECT number, status, prepaid, opened_on FROM subscribers WHERE id_number=?1 \
+         ORDER BY opened_on, number",
+    )?;
+    let rows = st.query_map([id_number], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, bool>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (number, status, prepaid, opened_on) = r?;
+        Ok(HeldNumber {
+            number,
+            status: SubscriberStatus::parse(&status)?,
+            prepaid,
+            opened_on,
+        })
+    })
+    .collect()
+}
+
+/// The loss report of a number, while it is reported lost.
+///
+/// # Errors
+/// SQLite's, or a corrupt status.
+pub fn loss_record_tx(conn: &Connection, number: &str) -> Result<Option<LossRecord>, StoreError> {
+    let row: Option<(String, String, i64, String)> = conn
+        .query_row(
+            "SELECT number, status_before, reported_at, reported_via FROM loss_reports \
+             WHERE number=?1",
+            [number],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    row.map(|(number, before, reported_at, reported_via)| {
+        Ok(LossRecord {
+            number,
+            status_before: SubscriberStatus::parse(&before)?,
+            reported_at,
+            reported_via,
+        })
+    })
+    .transpose()
+}
+
+/// 挂失: suspends `number` as reported lost, remembering the state it is in (`before`).
+///
+/// # Errors
+/// SQLite's.
+pub fn report_loss_tx(
+    conn: &Connection,
+    number: &str,
+    before: SubscriberStatus,
+    via: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO loss_reports(number, status_before, reported_at, reported_via) \
+         VALUES (?1,?2,?3,?4)",
+        params![number, before.as_str(), now, via],
+    )?;
+    conn.execute(
+        "UPDATE subscribers SET status=?2 WHERE number=?1",
+        params![number, SubscriberStatus::ReportedLost.as_str()],
+    )?;
+    Ok(())
+}
+
+/// 解挂: gives a number reported lost back the state it had before
+/// ([`SubscriberStatus::after_loss_lift`] with today's balance) and answers that state.
+///
+/// # Errors
+/// SQLite's, or a corrupt status.
+pub fn lift_loss_tx(conn: &Connection, number: &str) -> Result<SubscriberStatus, StoreError> {
+    let before =
+        loss_record_tx(conn, number)?.map_or(SubscriberStatus::Active, |l| l.status_before);
+    let balance: i64 = conn.query_row(
+        "SELECT balance_fen FROM subscribers WHERE number=?1",
+        [number],
+        |r| r.get(0),
+    )?;
+    let now = SubscriberStatus::after_loss_lift(before, balance);
+    conn.execute(
+        "UPDATE subscribers SET status=?2 WHERE number=?1",
+        params![number, now.as_str()],
+    )?;
+    conn.execute("DELETE FROM loss_reports WHERE number=?1", [number])?;
+    Ok(now)
+}
+
+const PIN_CARD_COLS: &str = "serial, face_fen, kiosk_id, sale_txn_id, state, sold_on, \
+    expires_on, redeemed_number, redeemed_at, redeemed_via";
+
+fn pin_card_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(PinCard, String)> {
+    Ok((
+        PinCard {
+            serial: r.get(0)?,
+            face_fen: r.get(1)?,
+            kiosk_id: r.get(2)?,
+            sale_txn_id: r.get(3)?,
+            state: PinState::Sold,
+            sold_on: r.get(5)?,
+            expires_on: r.get(6)?,
+            redeemed_number: r.get(7)?,
+            redeemed_at: r.get(8)?,
+            redeemed_via: r.get(9)?,
+        },
+        r.get(4)?,
+    ))
+}
+
+/// A recharge card about to be sold.
+#[derive(Debug, Clone, Copy)]
+pub struct PinIssue<'a> {
+    /// The selling kiosk.
+    pub kiosk_id: &'a str,
+    /// The sale's transaction id.
+    pub sale_txn_id: &'a str,
+    /// Face value, fen.
+    pub face_fen: i64,
+    /// Day of sale, `YYYY-MM-DD`.
+    pub sold_on: &'a str,
+    /// Last valid day, `YYYY-MM-DD`.
+    pub expires_on: &'a str,
+    /// Now, Unix seconds.
+    pub now: i64,
+}
+
+/// Issues a recharge card: a new serial (the sale day's digits and a sequence number,
+/// 16 digits) and a PIN drawn from `next_pin` that no card has had (drawn again on the
+/// rare repeat). Answers (serial, PIN). The PIN is kept as the operator's card system keeps
+/// it — here in the simulator's SQLite file, which holds test data only.
+///
+/// # Errors
+/// SQLite's; [`StoreError::Corrupt`] if `next_pin` keeps repeating PINs.
+pub fn issue_pin_tx(
+    conn: &Connection,
+    card: &PinIssue<'_>,
+    mut next_pin: impl FnMut() -> String,
+) -> Result<(String, String), StoreError> {
+    let seq: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(rowid), 0) + 1 FROM recharge_pins",
+        [],
+        |r| r.get(0),
+    )?;
+    let day: String = card.sold_on.chars().filter(char::is_ascii_digit).collect();
+    let serial = format!("{day}{:08}", seq.rem_euclid(100_000_000));
+    for _ in 0..8 {
+        let pin = next_pin();
+        let taken = conn
+            .query_row("SELECT 1 FROM recharge_pins WHERE pin=?1", [&pin], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .is_some();
+        if taken {
+            continue;
+        }
+        conn.execute(
+            "INSERT INTO recharge_pins(serial, pin, face_fen, kiosk_id, sale_txn_id, state, \
+             sold_on, expires_on, sold_at) VALUES (?1,?2,?3,?4,?5,'sold',?6,?7,?8)",
+            params![
+                serial,
+                pin,
+                card.face_fen,
+                card.kiosk_id,
+                card.sale_txn_id,
+                card.sold_on,
+                card.expires_on,
+                card.now
+            ],
+        )?;
+        return Ok((serial, pin));
+    }
+    Err(StoreError::Corrupt(
+        "no unused recharge PIN could be drawn".into(),
+    ))
+}
+
+/// The card a kiosk's sale issued, if any.
+///
+/// # Errors
+/// SQLite's, or a corrupt state.
+pub fn pin_of_sale_tx(
+    conn: &Connection,
+    kiosk_id: &str,
+    sale_txn_id: &str,
+) -> Result<Option<PinCard>, StoreError> {
+    let row = conn
+        .query_row(
+            &format!(
+                "SELECT {PIN_CARD_COLS} FROM recharge_pins WHERE kiosk_id=?1 AND sale_txn_id=?2"
+            ),
+            params![kiosk_id, sale_txn_id],
+            pin_card_from_row,
+        )
+        .optional()?;
+    row.map(|(mut card, state)| {
+        card.state = PinState::parse(&state)?;
+        Ok(card)
+    })
+    .transpose()
+}
+
+/// Voids an unused card (作废): its PIN will never credit anything.
+///
+/// # Errors
+/// SQLite's; [`StoreError::Corrupt`] when the card is not in the `sold` state.
+pub fn void_pin_tx(conn: &Connection, serial: &str) -> Result<(), StoreError> {
+    let n = conn.execute(
+        "UPDATE recharge_pins SET state='voided' WHERE serial=?1 AND state='sold'",
+        [serial],
+    )?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!("card {serial} is not sold")))
+    }
+}
+
+/// Credits `number` with the face value of a recharge PIN and marks the card redeemed, in
+/// the caller's SQLite transaction, so both happen or neither. Checks the number (unknown,
+/// closed), then the PIN (unknown, voided or used: [`PinRefusal::Invalid`]; past its last
+/// day on `today`: [`PinRefusal::Expired`]). A number stopped for arrears is restored when
+/// the credit covers them, as with a cash recharge. Sends the recharge SMS. The PIN itself
+/// is never logged.
+///
+/// # Errors
+/// SQLite's.
+pub fn redeem_pin_tx(
+    conn: &Connection,
+    number: &str,
+    pin: &str,
+    via: &str,
+    today: &str,
+    now: i64,
+) -> Result<Result<PinCredit, PinRefusal>, StoreError> {
+    let Some(sub) = subscriber_tx(conn, number)? else {
+        return Ok(Err(PinRefusal::UnknownSubscriber));
+    };
+    if sub.status == SubscriberStatus::Closed {
+        return Ok(Err(PinRefusal::NumberClosed));
+    }
+    let card: Option<(String, i64, String, String)> = conn
+        .query_row(
+            "SELECT serial, face_fen, state, expires_on FROM recharge_pins WHERE pin=?1",
+            [pin],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((serial, face, state, expires_on)) = card else {
+        return Ok(Err(PinRefusal::Invalid));
+    };
+    if state != PinState::Sold.as_str() {
+        return Ok(Err(PinRefusal::Invalid));
+    }
+    // `YYYY-MM-DD` strings order as the days do.
+    if expires_on.as_str() < today {
+        return Ok(Err(PinRefusal::Expired));
+    }
+    let n = conn.execute(
+        "UPDATE recharge_pins SET state='redeemed', redeemed_number=?2, redeemed_at=?3, \
+         redeemed_via=?4 WHERE serial=?1 AND state='sold'",
+        params![serial, number, now, via],
+    )?;
+    if n != 1 {
+        return Ok(Err(PinRefusal::Invalid));
+    }
+    let balance = sub.balance_fen + face;
+    let restore = sub.status == SubscriberStatus::SuspendedArrears && balance >= 0;
+    conn.execute(
+        "UPDATE subscribers SET balance_fen=?2, status=CASE WHEN ?3 THEN 'active' ELSE status END \
+         WHERE number=?1",
+        params![number, balance, restore],
+    )?;
+    let tail: String = serial
+        .chars()
+        .skip(serial.chars().count().saturating_sub(4))
+        .collect();
+    let mut body = format!(
+        "【中国移动】您已使用充值卡（序列号尾号{tail}）充值{}元，当前余额{}元。",
+        crate::console::yuan(face),
+        crate::console::yuan(balance)
+    );
+    if restore {
+        body.push_str("您的号码已恢复通话。");
+    }
+    send_sms_tx(conn, number, &body, now)?;
+    Ok(Ok(PinCredit {
+        serial,
+        amount_fen: face,
+        balance_fen: balance,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -942,6 +1501,108 @@ mod tests {
         );
         assert_eq!((r.kiosk_count, r.kiosk_amount_fen), (3, 700));
         assert_eq!((r.operator_count, r.operator_amount_fen), (4, 6_650));
+    }
+
+    #[test]
+    fn lifting_a_loss_restores_the_state_before_unless_the_arrears_were_paid() {
+        use SubscriberStatus as S;
+        assert_eq!(S::after_loss_lift(S::Active, -500), S::Active);
+        assert_eq!(
+            S::after_loss_lift(S::SuspendedArrears, -1),
+            S::SuspendedArrears
+        );
+        assert_eq!(S::after_loss_lift(S::SuspendedArrears, 0), S::Active);
+        assert_eq!(
+            S::after_loss_lift(S::SuspendedByOwner, 100),
+            S::SuspendedByOwner
+        );
+        for s in [
+            S::Active,
+            S::SuspendedArrears,
+            S::SuspendedByOwner,
+            S::ReportedLost,
+            S::Closed,
+        ] {
+            assert_eq!(S::parse(s.as_str()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn a_pin_credits_once_and_only_while_valid() {
+        let s = Store::open_in_memory().unwrap();
+        crate::seed::seed_if_empty(&s, time::macros::date!(2026 - 11 - 20)).unwrap();
+        let card = PinIssue {
+            kiosk_id: "K1",
+            sale_txn_id: "S1",
+            face_fen: 5_000,
+            sold_on: "2026-11-20",
+            expires_on: "2027-11-20",
+            now: 0,
+        };
+        let mut draws = [
+            "111111111111111111",
+            "111111111111111111",
+            "222222222222222222",
+        ]
+        .into_iter()
+        .map(str::to_owned);
+        let (serial, pin) = s
+            .with_tx(|tx| {
+                let first = issue_pin_tx(tx, &card, || draws.next().unwrap_or_default())?;
+                // The next draw repeats the first PIN: drawn again.
+                let second = issue_pin_tx(
+                    tx,
+                    &PinIssue {
+                        sale_txn_id: "S2",
+                        ..card
+                    },
+                    || draws.next().unwrap_or_default(),
+                )?;
+                assert_eq!(second.1, "222222222222222222");
+                assert_ne!(first.0, second.0, "serials are unique");
+                Ok(first)
+            })
+            .unwrap();
+        assert_eq!(serial.len(), 16);
+        assert!(serial.starts_with("20261120"));
+        let before = s.subscriber("13800000000").unwrap().unwrap().balance_fen;
+        let redeem = |number: &str, pin: &str, today: &str| {
+            s.redeem_pin(number, pin, "ivr", today, 0).unwrap()
+        };
+        assert_eq!(
+            redeem("13800000000", &pin, "2027-11-21"),
+            Err(PinRefusal::Expired)
+        );
+        assert_eq!(
+            redeem("15800000006", &pin, "2026-11-20"),
+            Err(PinRefusal::NumberClosed)
+        );
+        let credit = redeem("13800000000", &pin, "2027-11-20").unwrap();
+        assert_eq!(
+            (credit.amount_fen, credit.balance_fen),
+            (5_000, before + 5_000)
+        );
+        assert_eq!(
+            redeem("13800000000", &pin, "2026-11-20"),
+            Err(PinRefusal::Invalid),
+            "used"
+        );
+        assert_eq!(
+            redeem("13800000000", "000000000000000000", "2026-11-20"),
+            Err(PinRefusal::Invalid)
+        );
+        let cards = s.pins().unwrap();
+        let used = cards.iter().find(|c| c.serial == serial).unwrap();
+        assert_eq!(used.state, PinState::Redeemed);
+        assert_eq!(used.redeemed_number.as_deref(), Some("13800000000"));
+        assert!(
+            s.sms_for("13800000000")
+                .unwrap()
+                .iter()
+                .any(|m| m.body.contains("充值卡"))
+        );
+        let json = serde_json::to_string(&cards).unwrap();
+        assert!(!json.contains(&pin), "a listed card never carries its PIN");
     }
 
     #[test]

@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use boss_protocol::{Reply, Response};
+use boss_protocol::{
+    AuthPassword, LossReport, Msisdn, PinSale, Reply, Request, Response, Secret, SmsCodeRequest,
+    SmsCodeVerify, TxnId,
+};
 use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_boss-sim");
@@ -111,6 +114,113 @@ async fn console_commands_against_a_running_server() {
     );
     let (ok, out) = console(&data, &["sms", "--number", "13800000000"]);
     assert!(ok && out.contains("充值50.00元"), "{out}");
+
+    // Recharge cards: a kiosk sells one; the operator lists it without its PIN and redeems
+    // it for a customer on the phone, once.
+    let r = k
+        .call(Request::PinSale(PinSale {
+            txn_id: TxnId::new("C-2"),
+            face_fen: 5_000,
+        }))
+        .await
+        .unwrap();
+    let Reply::Ok(Response::PinSale(card)) = r else {
+        panic!("{r:?}")
+    };
+    let pin = card.pin.expose().to_owned();
+    let (ok, out) = console(&data, &["pin", "list", "--kiosk", "K0001"]);
+    assert!(
+        ok && out.contains(&card.serial) && out.contains("sold"),
+        "{out}"
+    );
+    assert!(!out.contains(&pin), "PINs are never shown: {out}");
+    let (ok, out) = console(&data, &["pin", "list"]);
+    assert!(
+        ok && out.contains("sold, expired"),
+        "the seeded expired card: {out}"
+    );
+    let redeem = [
+        "pin",
+        "redeem",
+        "--msisdn",
+        "13800000000",
+        "--pin",
+        pin.as_str(),
+    ];
+    let (ok, out) = console(&data, &redeem);
+    assert!(
+        ok && out.contains("50.00") && out.contains("138****0000"),
+        "{out}"
+    );
+    assert!(!out.contains(&pin), "{out}");
+    let (ok, out) = console(&data, &redeem);
+    assert!(!ok && out.contains("refused"), "a card credits once: {out}");
+    let (ok, out) = console(&data, &["query", "balance", "13800000000"]);
+    assert!(ok && out.contains("150.00"), "{out}");
+    let (ok, out) = console(&data, &["--json", "pin", "list", "--state", "redeemed"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(ok && v[0]["serial"] == card.serial.as_str(), "{out}");
+    assert_eq!(v[0]["redeemed_number"], "138****0000");
+    assert_eq!(v[0]["redeemed_via"], "ivr");
+
+    // 一证通查 and a loss report, as the operator sees them.
+    let (ok, out) = console(&data, &["query", "id", "110101199003071233"]);
+    assert!(
+        ok && out.contains("150****0009") && out.contains("closed") && out.contains("2008-10-01"),
+        "{out}"
+    );
+    assert!(!out.contains("110101199003071233"), "IDs are masked: {out}");
+    let number = "13900000008";
+    let r = k
+        .call(Request::AuthPassword(AuthPassword {
+            msisdn: Msisdn::new(number),
+            password: Secret::new("123456"),
+        }))
+        .await
+        .unwrap();
+    let Reply::Ok(Response::AuthPassword(auth)) = r else {
+        panic!("{r:?}")
+    };
+    let r = k
+        .call(Request::SmsCodeRequest(SmsCodeRequest {
+            msisdn: Msisdn::new(number),
+        }))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reply::Ok(_)), "{r:?}");
+    let (_, out) = console(&data, &["sms", "--number", number]);
+    let sms_code: String = out
+        .split("验证码为")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"))
+        .chars()
+        .take(6)
+        .collect();
+    let r = k
+        .call(Request::SmsCodeVerify(SmsCodeVerify {
+            msisdn: Msisdn::new(number),
+            code: Secret::new(sms_code),
+            token: Some(auth.token.clone()),
+        }))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reply::Ok(_)), "{r:?}");
+    let r = k
+        .call(Request::LossReport(LossReport {
+            txn_id: TxnId::new("C-3"),
+            token: auth.token,
+            msisdn: Msisdn::new(number),
+        }))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reply::Ok(Response::LossReport(_))), "{r:?}");
+    let (ok, out) = console(&data, &["query", "subscriber", number]);
+    assert!(
+        ok && out.contains("reported_lost")
+            && out.contains("K0001")
+            && out.contains("restores active"),
+        "{out}"
+    );
 
     // Head office's commands are not the operator's: they live in `telekiosk-hq`.
     for gone in [

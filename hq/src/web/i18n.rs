@@ -56,6 +56,12 @@ impl Lang {
             "plan_change" => ("套餐变更", "Plan change"),
             "reversal" => ("冲正", "Reversal"),
             "cancel_order" => ("撤单", "Order cancelled"),
+            "loss_report" => ("挂失", "Loss report"),
+            "loss_lift" => ("解挂", "Loss lifted"),
+            "numbers_by_id" | "number_query" => ("名下号码查询", "Numbers under an ID"),
+            "pin_sale" => ("充值卡销售", "Recharge card sale"),
+            "pin_void" => ("充值卡作废", "Recharge card voided"),
+            "pin_recharge" => ("充值卡充值", "Recharge card top-up"),
             "refund_voucher" => ("退款凭条", "Refund voucher"),
             "card_restock" => ("放卡维护", "Card restock"),
             "cash_box_clearance" => ("清机", "Cash box clearance"),
@@ -157,6 +163,12 @@ impl Lang {
             "bills" | "bill_print" => ("账单打印中", "bill printing in progress"),
             "new_sim" => ("新开户中", "new SIM in progress"),
             "replace_sim" | "replacement_sim" => ("补卡中", "replacement SIM in progress"),
+            "loss_report" | "loss" => ("挂失办理中", "loss report in progress"),
+            "loss_lift" => ("解挂办理中", "loss lift in progress"),
+            "number_query" | "numbers_by_id" => {
+                ("名下号码查询中", "numbers-under-ID query in progress")
+            }
+            "pin_sale" | "recharge_card" => ("充值卡购买中", "recharge card sale in progress"),
             _ => return screen.to_owned(),
         };
         if head == screen {
