@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use crate::flow::Paper;
 use crate::flow::bills::{BillPaper, InvoicePaper, RecordsPaper};
+use crate::flow::number_query::NumbersSlip;
+use crate::flow::pin_sale::PinPaper;
 use crate::flow::plan::PlanReceipt;
 use crate::flow::screen::{PlanOutcome, RecordRow, SimOutcome};
 use crate::flow::sim::SimReceipt;
@@ -61,7 +63,93 @@ pub fn render(paper: &Paper, head: &Letterhead, unix_ms: i64) -> Receipt {
         Paper::Records(r) => records(r, head, unix_ms),
         Paper::Invoice(i) => invoice(i, head, unix_ms),
         Paper::Sim(r) => sim(r, head, unix_ms),
+        Paper::Numbers(n) => numbers(n, head, unix_ms),
+        Paper::Pin(p) => pin_card(p, head, unix_ms),
     }
+}
+
+/// The electronic recharge card (充值卡): face value, PIN, serial, last day, how to redeem.
+/// A paper restored from the journal has no PIN (it is never journaled): it says so rather
+/// than print a card that cannot be used.
+pub fn pin_card(p: &PinPaper, head: &Letterhead, unix_ms: i64) -> Receipt {
+    let paper = Receipt::new(WIDTH_80MM)
+        .centre(head.shop.clone())
+        .title("电子充值卡")
+        .centre("Recharge card")
+        .rule()
+        .kv("面值", paper_yuan(p.face_fen));
+    let paper = match p.grouped_pin() {
+        Some(pin) => paper.line("充值密码 PIN：").title(pin),
+        None => paper.bold("（密码不可再打印，请找工作人员）"),
+    };
+    paper
+        .kv("序列号", p.serial.clone())
+        .kv("有效期至", p.expires_on.clone())
+        .rule()
+        .kv("交易流水号", p.txn_id.clone())
+        .kv("售出时间", shop_time(unix_ms))
+        .kv("终端编号", head.kiosk_id.clone())
+        .rule()
+        .line("充值方法：拨打服务热线，按语音提示选择")
+        .line("“充值卡充值”，输入要充值的手机号码和充值密码。")
+        .line("可为本公司任意手机号码充值，每张限用一次。")
+        .line("To redeem: call the hotline, choose recharge")
+        .line("card, then key in the number and the PIN.")
+        .line("One use only.")
+        .bold("请妥善保管，密码泄露或丢失不补。")
+        .centre(format!("服务热线 {}", head.hotline))
+        .cut()
+}
+
+/// The slip of the numbers under an ID (名下号码清单): masked, with their state, and what to
+/// do about a number the holder never opened.
+pub fn numbers(n: &NumbersSlip, head: &Letterhead, unix_ms: i64) -> Receipt {
+    let mut paper = Receipt::new(WIDTH_80MM)
+        .centre(head.shop.clone())
+        .title("名下号码清单")
+        .centre("Numbers under your ID")
+        .rule()
+        .kv("证件姓名", n.name_masked.clone())
+        .kv("证件号码", n.id_masked.clone())
+        .kv(
+            "名下号码",
+            format!("{}个（每证最多{}个）", n.numbers.len(), n.limit),
+        )
+        .rule();
+    if n.numbers.is_empty() {
+        paper = paper.centre("本证件名下没有本公司号码");
+    }
+    for line in &n.numbers {
+        let (state, _) = line.status.words();
+        let kind = if line.prepaid {
+            "预付费"
+        } else {
+            "后付费"
+        };
+        paper = paper.kv(
+            line.number_masked.clone(),
+            format!("{state} {kind} {}", line.opened_on),
+        );
+    }
+    paper = paper
+        .rule()
+        .kv("交易流水号", n.txn_id.clone())
+        .kv("查询时间", shop_time(unix_ms))
+        .kv("终端编号", head.kiosk_id.clone())
+        .rule();
+    if n.disputed {
+        paper = paper.bold("如有非本人办理的号码：");
+    } else {
+        paper = paper.line("如有非本人办理的号码：");
+    }
+    paper
+        .line("请携带本人身份证和本清单到营业厅柜台办理核查，")
+        .line("核实后可为您停机、销户。")
+        .line("请勿将身份证借给他人办理号码。")
+        .line("A number you never opened? Bring your ID card")
+        .line("and this slip to the counter.")
+        .centre(format!("服务热线 {}", head.hotline))
+        .cut()
 }
 
 /// The receipt of a real-name service (新开户, 补卡, 实名补登记), or its refund voucher.
@@ -69,6 +157,9 @@ pub fn sim(r: &SimReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
     let business = match r.service.as_str() {
         "new_sim" => "新开户（实名制）",
         "replace_sim" => "补卡",
+        "loss_report" => "挂失",
+        "pin_sale" => "充值卡销售",
+        "loss_lift" => "解挂",
         _ => "实名补登记",
     };
     let paper = Receipt::new(WIDTH_80MM).centre(head.shop.clone());
@@ -79,10 +170,10 @@ pub fn sim(r: &SimReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
             .bold("办理结果待确认 / Awaiting confirmation"),
         _ => paper.title("业务受理回执").centre("Service receipt"),
     };
-    let mut paper = paper
-        .rule()
-        .kv("业务类型", business)
-        .kv("手机号码", r.number_masked.clone());
+    let mut paper = paper.rule().kv("业务类型", business);
+    if !r.number_masked.is_empty() {
+        paper = paper.kv("手机号码", r.number_masked.clone());
+    }
     // A receipt recovery prints after a restart has no name: the ID never reaches the disk.
     if !r.name_masked.is_empty() {
         paper = paper.kv("机主姓名", r.name_masked.clone());
@@ -93,7 +184,9 @@ pub fn sim(r: &SimReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
     if let Some(plan) = &r.plan_name {
         paper = paper.kv("套餐", plan.clone());
     }
-    if r.card_fee_fen > 0 {
+    if r.card_fee_fen > 0 && r.service == "pin_sale" {
+        paper = paper.kv("充值卡面值", paper_yuan(r.card_fee_fen));
+    } else if r.card_fee_fen > 0 {
         paper = paper.kv("卡费", paper_yuan(r.card_fee_fen));
     }
     if r.first_month_fee_fen > 0 {
@@ -122,6 +215,15 @@ pub fn sim(r: &SimReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
             }
         }
         SimOutcome::Registered { operator_ref } => paper.kv("业务参考号", operator_ref.clone()),
+        SimOutcome::LossReported {
+            operator_ref, at, ..
+        } => paper
+            .kv("停机时间", at.clone())
+            .kv("业务参考号", operator_ref.clone()),
+        SimOutcome::PinSold { .. } => paper,
+        SimOutcome::LossLifted { operator_ref, at } => paper
+            .kv("复机时间", at.clone())
+            .kv("业务参考号", operator_ref.clone()),
         SimOutcome::Refunded { reason } => paper
             .kv("凭条编号", format!("V{}", r.txn_id))
             .kv("应退金额", paper_yuan(r.paid_fen))
@@ -146,6 +248,18 @@ pub fn sim(r: &SimReceipt, head: &Letterhead, unix_ms: i64) -> Receipt {
         SimOutcome::Registered { .. } => paper
             .line("实名信息已登记，号码可正常使用。")
             .line("The identity is registered on the number."),
+        SimOutcome::LossReported { .. } => paper
+            .bold("号码已挂失停机，原SIM卡不能再使用。")
+            .line("补办新卡：本人携带身份证在本机或营业厅")
+            .line("办理补卡，号码和话费余额不变，新卡启用后")
+            .line("原卡作废。找回原卡可凭服务密码和短信验证码")
+            .line("或身份证在本机办理解挂。")
+            .line("The number is suspended as lost. Get a new SIM")
+            .line("here or at a counter with your ID card."),
+        SimOutcome::PinSold { .. } => paper,
+        SimOutcome::LossLifted { .. } => paper
+            .line("号码已解除挂失，恢复正常使用。")
+            .line("The loss report is lifted; the number works again."),
         SimOutcome::Refunded { .. } => paper
             .line("本次业务未办成，所收现金全额退还。")
             .line("请持本凭条到营业厅柜台办理退款。"),

@@ -51,6 +51,9 @@ fn every_scenario_ends_as_expected_with_ssp() {
         "new-sim-declines",
         "replace-sim",
         "reregister",
+        "loss",
+        "number-query",
+        "pin-sale",
     ] {
         assert!(
             text.contains(&format!("=== {scenario}: as expected")),

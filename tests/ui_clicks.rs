@@ -188,6 +188,7 @@ fn confirm_screen() -> Screen {
             prepaid: true,
             balance_fen: 1_000,
             arrears_fen: 0,
+            reported_lost: false,
         },
         accept_fen: vec![1000, 5000, 10000],
         max_fen: 50_000,
@@ -1045,11 +1046,30 @@ fn real_name_steps_send_what_their_flows_expect() {
                     &[("yes", Ui::Confirm), ("no", Ui::Back)]
                 }
                 "61-sim-done" => &[("no thanks", Ui::Cancel)],
+                "62-loss-confirm" | "64-lift-confirm" => &[("yes", Ui::Confirm), ("no", Ui::Back)],
+                // After a loss report: a new SIM for the same number, straight away.
+                "63-loss-done" => &[
+                    ("replace now", Ui::Select("replace_sim".into())),
+                    ("no thanks", Ui::Cancel),
+                ],
+                "65-held-numbers" => &[
+                    ("print list", Ui::Select("print".into())),
+                    ("not mine", Ui::Select("not_mine".into())),
+                    ("done", Ui::Cancel),
+                ],
+                "67-pin-faces" => &[("¥50.00", Ui::Select("face:5000".into()))],
+                "69-pin-done" => &[("no thanks", Ui::Cancel)],
                 _ => &[],
             };
             for (label, expected) in taps {
                 k.tap(label);
                 assert_eq!(&k.next_event(), expected, "{name}: {label}");
+            }
+            if name == "66-held-numbers-not-mine" {
+                assert!(
+                    !k.has_enabled("not mine") && !k.has_enabled("print list"),
+                    "{name}: the advice is shown and the slip printed once"
+                );
             }
             if name == "58-issuing" || name == "59-take-card" {
                 assert!(

@@ -108,6 +108,7 @@ fn a_customer_changes_plan_through_the_screen_and_the_operator_books_it_for_next
         journal,
         stop,
         task,
+        ..
     } = kiosk;
     let mut screen = UiDriver::new(updates, ui, UiOptions::default());
     offered(&mut screen, "plan_change");
@@ -207,6 +208,7 @@ fn a_customer_prints_call_records_after_password_and_sms_code() {
         journal,
         stop,
         task,
+        ..
     } = kiosk;
     let mut screen = UiDriver::new(updates, ui, UiOptions::default());
     offered(&mut screen, "bill_print");
@@ -436,6 +438,7 @@ fn an_applicant_opens_a_new_number_through_the_screen_and_takes_a_written_sim() 
         journal,
         stop,
         task,
+        ..
     } = kiosk;
     restock(&runtime, &world, &journal);
     let stock = world.dispenser.device().stacker_count();
@@ -576,6 +579,7 @@ fn the_owner_replaces_a_sim_through_the_screen_and_the_old_one_stops() {
         journal,
         stop,
         task,
+        ..
     } = kiosk;
     restock(&runtime, &world, &journal);
     let old = world.operator().sim_of(OWNER).unwrap();

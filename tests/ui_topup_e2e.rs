@@ -68,6 +68,7 @@ fn a_customer_tops_up_through_the_screen_against_simulators_and_operator() {
         journal,
         stop,
         task,
+        ..
     } = kiosk;
 
     let mut screen = UiDriver::new(updates, ui, UiOptions::default());

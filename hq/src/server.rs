@@ -937,6 +937,20 @@ pub fn settled_txn(kiosk_id: &str, s: &boss_protocol::TxnStatus) -> Option<Forwa
             t.reverses = Some(ok.original_txn_id.as_str().to_owned());
         }
         Reply::Ok(Response::CancelOrder(ok)) => t.amount_fen = amount(ok.refund_due_fen),
+        // The serial is the card's reference; the PIN never reaches head office's records.
+        Reply::Ok(Response::PinSale(ok)) => {
+            t.amount_fen = amount(ok.face_fen);
+            t.operator_ref = Some(ok.serial.clone());
+        }
+        // A void of a card sold takes the sale out of the day's money; one of a sale never
+        // received gives nothing back and reverses nothing.
+        Reply::Ok(Response::PinVoid(ok)) => {
+            t.amount_fen = amount(ok.refund_due_fen);
+            t.operator_ref = ok.serial.clone();
+            if ok.serial.is_some() {
+                t.reverses = Some(ok.sale_txn_id.as_str().to_owned());
+            }
+        }
         Reply::Ok(_) => {}
     }
     if s.state == TxnState::Reversed && t.state == "committed" {
@@ -958,6 +972,7 @@ pub fn forwarded_txn(kiosk_id: &str, req: &Request, reply: &Reply) -> Option<For
         Request::Recharge(r) => (amount(r.amount_fen), None),
         Request::NewSimOrder(r) => (amount(r.card_fee_fen.saturating_add(r.prepaid_fen)), None),
         Request::ReplacementSim(r) => (amount(r.fee_fen), None),
+        Request::PinSale(r) => (amount(r.face_fen), None),
         Request::Reversal(r) => (0, Some(r.original_txn_id.as_str().to_owned())),
         _ => (0, None),
     };
@@ -985,6 +1000,20 @@ pub fn forwarded_txn(kiosk_id: &str, req: &Request, reply: &Reply) -> Option<For
         }
         Reply::Ok(Response::Reversal(ok)) => t.amount_fen = amount(ok.amount_fen),
         Reply::Ok(Response::CancelOrder(ok)) => t.amount_fen = amount(ok.refund_due_fen),
+        // The serial is the card's reference; the PIN never reaches head office's records.
+        Reply::Ok(Response::PinSale(ok)) => {
+            t.amount_fen = amount(ok.face_fen);
+            t.operator_ref = Some(ok.serial.clone());
+        }
+        // A void of a card sold takes the sale out of the day's money; one of a sale never
+        // received gives nothing back and reverses nothing.
+        Reply::Ok(Response::PinVoid(ok)) => {
+            t.amount_fen = amount(ok.refund_due_fen);
+            t.operator_ref = ok.serial.clone();
+            if ok.serial.is_some() {
+                t.reverses = Some(ok.sale_txn_id.as_str().to_owned());
+            }
+        }
         Reply::Ok(_) => {}
     }
     Some(t)

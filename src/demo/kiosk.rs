@@ -18,6 +18,8 @@ pub struct DemoKiosk {
     pub ui: mpsc::Sender<UiEvent>,
     pub notes: mpsc::UnboundedReceiver<Note>,
     pub journal: JournalHandle,
+    /// The journal's SQLite file (to look at its bytes: what must never be in it).
+    pub journal_path: std::path::PathBuf,
     pub stop: watch::Sender<bool>,
     pub task: tokio::task::JoinHandle<Result<(), crate::runtime::Error>>,
 }
@@ -49,6 +51,7 @@ impl DemoKiosk {
             ui,
             notes,
             journal,
+            journal_path: config.machine.journal.path.clone(),
             stop,
             task,
         })

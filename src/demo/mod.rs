@@ -16,6 +16,7 @@
 mod customer;
 mod headoffice;
 mod kiosk;
+mod more;
 mod recorder;
 mod services;
 mod sim;
@@ -233,7 +234,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(x)
             if chosen.iter().any(|s| match s {
                 Scenario::Service(_) => true,
-                Scenario::Sim(v) => !(v.name == "new-sim" && x.dispenser_port.is_some()),
+                Scenario::Sim(v) => {
+                    !(v.name == "pin-sale" || v.name == "new-sim" && x.dispenser_port.is_some())
+                }
                 Scenario::TopUp(_) => false,
             }) && !all =>
         {
@@ -343,6 +346,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("\n=== scenario {}: {}", s.name(), s.what());
                 let mut c = customer::Customer::new(&mut kiosk, &mut state, &recorder, v.name);
                 sim::new_sim_on(&mut c, reader).await
+            }
+            Scenario::Sim(v) if world.is_none() && v.name == "pin-sale" => {
+                println!("\n=== scenario {}: {}", s.name(), s.what());
+                let mut c = customer::Customer::new(&mut kiosk, &mut state, &recorder, v.name);
+                more::pin_sale_on(&mut c).await
             }
             Scenario::Service(_) | Scenario::Sim(_) if world.is_none() => continue,
             Scenario::Sim(v) => {

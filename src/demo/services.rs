@@ -179,7 +179,7 @@ async fn papers(w: &mut World) {
 
 /// How the customer proves the number is theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum By {
+pub(super) enum By {
     /// The service password (and the SMS code, where the service asks for it).
     Password,
     /// The owner's ID card on the reader.
@@ -187,7 +187,12 @@ enum By {
 }
 
 /// From the choice of method to the operator's answer.
-async fn authenticate(c: &mut Customer<'_>, w: &World, number: &str, by: By) -> anyhow::Result<()> {
+pub(super) async fn authenticate(
+    c: &mut Customer<'_>,
+    w: &World,
+    number: &str,
+    by: By,
+) -> anyhow::Result<()> {
     let (sms, id_card) = c
         .until("the choice of how to prove the number", |s| match s {
             Screen::AuthChoose { sms, id_card, .. } => Ok(Some((*sms, *id_card))),

@@ -37,6 +37,12 @@ pub(super) enum Kind {
     Declines,
     Replace,
     Reregister,
+    /// 挂失 then 解挂 (`more.rs`).
+    Loss,
+    /// 名下号码查询.
+    NumberQuery,
+    /// 充值卡销售.
+    PinSale,
 }
 
 /// Why an applicant for a new number is refused, and who decides.
@@ -133,6 +139,21 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             "139****0005 has no name registered: an SMS code to the number, then 李**'s ID card and face register it",
             Kind::Reregister,
         ),
+        s(
+            "loss",
+            "王** reports 138****0000 lost with his ID card and face (a new SIM offered on the spot), then finds the SIM and lifts the report with the service password and an SMS code",
+            Kind::Loss,
+        ),
+        s(
+            "number-query",
+            "王** looks up the numbers under his ID card (three, one closed), says one is not his: the counter, with the printed slip",
+            Kind::NumberQuery,
+        ),
+        s(
+            "pin-sale",
+            "a customer buys a ¥50 recharge card with 20+20+10 yuan; the PIN read off the paper credits 139****0001 once, a second try is refused",
+            Kind::PinSale,
+        ),
     ]
 }
 
@@ -160,13 +181,16 @@ pub(super) async fn run(s: &Scenario, cx: Cx<'_>) -> anyhow::Result<()> {
         Kind::Declines => declines(&mut c, world).await,
         Kind::Replace => replace(&mut c, world).await,
         Kind::Reregister => reregister(&mut c, world).await,
+        Kind::Loss => super::more::loss(&mut c, world).await,
+        Kind::NumberQuery => super::more::number_query(&mut c, world).await,
+        Kind::PinSale => super::more::pin_sale(&mut c, world).await,
     };
     super::card_taken_back(&world.id_reader).await;
     outcome
 }
 
 /// Places `card` once the kiosk asks for it.
-async fn place(
+pub(super) async fn place(
     c: &mut Customer<'_>,
     reader: &idcard_reader::sim::Simulator,
     card: &str,
@@ -189,7 +213,7 @@ async fn place(
 
 /// Consents to face recognition and stands before the camera until the face is compared:
 /// returns the first screen after the photo.
-async fn face(c: &mut Customer<'_>) -> anyhow::Result<()> {
+pub(super) async fn face(c: &mut Customer<'_>) -> anyhow::Result<()> {
     c.until("the consent to face recognition", |s| match s {
         Screen::FaceConsent { .. } => Ok(Some(())),
         Screen::Refused { notice, .. } => bail!("refused: {notice:?}"),

@@ -15,7 +15,10 @@
 
 pub mod bills;
 pub mod devices;
+pub mod loss;
+pub mod number_query;
 pub mod parts;
+pub mod pin_sale;
 pub mod plan;
 pub mod recovery;
 pub mod reregister;
@@ -71,17 +74,26 @@ pub enum ServiceId {
     ReplaceSim,
     /// 实名补登记
     Registration,
+    /// 挂失 / 解挂
+    Loss,
+    /// 名下号码查询
+    NumberQuery,
+    /// 充值卡销售
+    PinSale,
 }
 
 impl ServiceId {
     /// All services, in the order of the home screen.
-    pub const ALL: [ServiceId; 6] = [
+    pub const ALL: [ServiceId; 9] = [
         ServiceId::TopUp,
         ServiceId::PlanChange,
         ServiceId::BillPrint,
         ServiceId::NewSim,
         ServiceId::ReplaceSim,
         ServiceId::Registration,
+        ServiceId::Loss,
+        ServiceId::NumberQuery,
+        ServiceId::PinSale,
     ];
 
     /// Stable id (screen, configuration switches, logs, heartbeat screen names).
@@ -93,6 +105,9 @@ impl ServiceId {
             ServiceId::NewSim => "new_sim",
             ServiceId::ReplaceSim => "replace_sim",
             ServiceId::Registration => "reregister",
+            ServiceId::Loss => "loss",
+            ServiceId::NumberQuery => "number_query",
+            ServiceId::PinSale => "pin_sale",
         }
     }
 
@@ -371,6 +386,14 @@ pub enum TxnKind {
     ReplaceSim,
     /// 实名补登记 — the owner's identity registered on a number (no money).
     Reregister,
+    /// 挂失 — a lost number suspended at the owner's word (no money).
+    LossReport,
+    /// 解挂 — the loss suspension lifted (no money).
+    LossLift,
+    /// 名下号码查询 — the numbers under an ID looked up and perhaps printed (no money).
+    NumberQuery,
+    /// 充值卡销售 — an electronic recharge PIN bought in cash.
+    PinSale,
 }
 
 impl TxnKind {
@@ -383,6 +406,10 @@ impl TxnKind {
             TxnKind::NewSim => "new_sim",
             TxnKind::ReplaceSim => "replace_sim",
             TxnKind::Reregister => "reregister",
+            TxnKind::LossReport => "loss_report",
+            TxnKind::LossLift => "loss_lift",
+            TxnKind::NumberQuery => "number_query",
+            TxnKind::PinSale => "pin_sale",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -394,6 +421,10 @@ impl TxnKind {
             "new_sim" => TxnKind::NewSim,
             "replace_sim" => TxnKind::ReplaceSim,
             "reregister" => TxnKind::Reregister,
+            "loss_report" => TxnKind::LossReport,
+            "loss_lift" => TxnKind::LossLift,
+            "number_query" => TxnKind::NumberQuery,
+            "pin_sale" => TxnKind::PinSale,
             _ => return None,
         })
     }
@@ -533,8 +564,13 @@ pub enum Paper {
     Records(bills::RecordsPaper),
     /// Invoice data (发票信息).
     Invoice(bills::InvoicePaper),
-    /// A real-name service's receipt or refund voucher (新开户, 补卡, 实名补登记).
+    /// A real-name service's receipt or refund voucher (新开户, 补卡, 实名补登记), and the
+    /// loss report's and lift's receipts (挂失, 解挂).
     Sim(sim::SimReceipt),
+    /// The slip of the numbers under an ID (名下号码清单), masked.
+    Numbers(number_query::NumbersSlip),
+    /// An electronic recharge card (充值卡): its PIN is never journaled.
+    Pin(pin_sale::PinPaper),
 }
 
 impl Paper {
@@ -552,6 +588,8 @@ impl Paper {
             Paper::Records(_) => "itemised_records",
             Paper::Invoice(_) => "invoice",
             Paper::Sim(r) => r.kind(),
+            Paper::Numbers(_) => "numbers_slip",
+            Paper::Pin(_) => "pin_card",
         }
     }
 

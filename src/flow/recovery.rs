@@ -69,7 +69,9 @@ pub enum Resolution {
 pub fn needs_status(txn: &Unfinished) -> bool {
     match TxnKind::parse(&txn.kind) {
         Some(TxnKind::TopUp) => txn.inserted_fen > 0,
-        Some(TxnKind::PlanChange | TxnKind::Reregister) => txn.leg_sent,
+        Some(
+            TxnKind::PlanChange | TxnKind::Reregister | TxnKind::LossReport | TxnKind::LossLift,
+        ) => txn.leg_sent,
         _ => false,
     }
 }
@@ -81,7 +83,9 @@ pub fn resolve(txn: &Unfinished, status: Option<&OperatorStatus>) -> Resolution 
     match TxnKind::parse(&txn.kind) {
         // Account-changing, no money: what the operator applied stands; what it never
         // applied is not sent again without the customer.
-        Some(TxnKind::PlanChange | TxnKind::Reregister) if txn.inserted_fen == 0 => {
+        Some(
+            TxnKind::PlanChange | TxnKind::Reregister | TxnKind::LossReport | TxnKind::LossLift,
+        ) if txn.inserted_fen == 0 => {
             return match status {
                 Some(OperatorStatus::Credited { boss_ref, .. }) => Resolution::Complete {
                     operator_ref: boss_ref.clone(),
@@ -92,8 +96,8 @@ pub fn resolve(txn: &Unfinished, status: Option<&OperatorStatus>) -> Resolution 
                 _ => Resolution::Cancel,
             };
         }
-        // Papers printed (or not) for a customer: the session is over.
-        Some(TxnKind::BillPrint) if txn.inserted_fen == 0 => {
+        // Papers printed (or not) for a customer, or a query answered: the session is over.
+        Some(TxnKind::BillPrint | TxnKind::NumberQuery) if txn.inserted_fen == 0 => {
             return Resolution::Complete {
                 operator_ref: String::new(),
             };
@@ -114,14 +118,24 @@ pub fn resolve(txn: &Unfinished, status: Option<&OperatorStatus>) -> Resolution 
         Some(TxnKind::NewSim | TxnKind::ReplaceSim) => Resolution::Voucher {
             reason: "SIM not issued: the order never reached the operator".into(),
         },
-        Some(TxnKind::PlanChange | TxnKind::BillPrint | TxnKind::Reregister) => {
-            Resolution::Voucher {
-                reason: format!(
-                    "money on a {} transaction, which takes none: refunded",
-                    txn.kind
-                ),
-            }
-        }
+        // A recharge card whose sale the operator never took: the money goes back. (A sale
+        // sent is voided by the runtime's PIN recovery first, which asks the operator.)
+        Some(TxnKind::PinSale) => Resolution::Voucher {
+            reason: "recharge card not sold: the sale never reached the operator".into(),
+        },
+        Some(
+            TxnKind::PlanChange
+            | TxnKind::BillPrint
+            | TxnKind::Reregister
+            | TxnKind::LossReport
+            | TxnKind::LossLift
+            | TxnKind::NumberQuery,
+        ) => Resolution::Voucher {
+            reason: format!(
+                "money on a {} transaction, which takes none: refunded",
+                txn.kind
+            ),
+        },
         None => Resolution::Voucher {
             reason: format!(
                 "transaction of kind `{}` this kiosk cannot finish: the money is refunded",

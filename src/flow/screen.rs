@@ -123,6 +123,15 @@ pub enum Notice {
     NumberUnavailable,
     /// A search that found nothing.
     NoNumbersFound,
+    /// The number is closed (销户): nothing can be done to it here.
+    NumberClosed,
+    /// 挂失: the number is already reported lost.
+    AlreadyReported,
+    /// 解挂: the number is not reported lost.
+    NotReported,
+    /// No recharge card can be sold here now (none on sale, or none payable in the notes
+    /// this kiosk takes).
+    PinSoldOut,
 }
 
 /// A plan as the customer compares it.
@@ -229,6 +238,15 @@ pub enum Working {
     /// The order goes to the operator.
     Ordering,
     Registering,
+    /// 挂失 / 解挂 at the operator.
+    ReportingLoss,
+    LiftingLoss,
+    /// The numbers under the ID (名下号码).
+    LoadingHeld,
+    /// Recharge cards: the face values, the sale, a void.
+    LoadingPinFaces,
+    SellingPin,
+    VoidingPin,
 }
 
 /// One line of itemised records on screen (counterpart already masked by the operator).
@@ -289,10 +307,91 @@ pub enum SimOutcome {
     },
     /// The identity was registered on the number (实名补登记).
     Registered { operator_ref: String },
+    /// The number is suspended as lost (挂失); `at`: when, Beijing time `YYYY-MM-DD HH:MM`.
+    /// `replace`: a replacement SIM can be made here now (offered on the screen).
+    LossReported {
+        operator_ref: String,
+        at: String,
+        #[serde(default)]
+        replace: bool,
+    },
+    /// A recharge card was issued (its PIN is on paper only).
+    PinSold {
+        serial_tail: String,
+        face_fen: u64,
+        expires_on: String,
+    },
+    /// The loss suspension is lifted (解挂).
+    LossLifted { operator_ref: String, at: String },
     /// Nothing was issued: the money is on a refund voucher.
     Refunded { reason: String },
     /// The operator's answer is not known yet: staff and the operator's SMS will tell.
     Unconfirmed { reason: String },
+}
+
+/// 挂失 or 解挂.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossAction {
+    /// 挂失 — suspend a lost or stolen number.
+    Report,
+    /// 解挂 — lift the suspension (the SIM was found).
+    Lift,
+}
+
+/// One number under an ID, as the screen and the slip show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HeldLine {
+    pub number_masked: String,
+    pub status: HeldStatus,
+    /// `YYYY-MM-DD`.
+    pub opened_on: String,
+    pub prepaid: bool,
+}
+
+/// A held number's state in the customer's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldStatus {
+    /// 正常
+    Active,
+    /// 欠费停机
+    Arrears,
+    /// 停机
+    Suspended,
+    /// 挂失
+    ReportedLost,
+    /// 未激活
+    NotActivated,
+    /// 已销户
+    Closed,
+}
+
+impl HeldStatus {
+    /// From the operator's state.
+    pub fn of(s: boss_protocol::SubscriberStatus) -> Self {
+        use boss_protocol::SubscriberStatus as S;
+        match s {
+            S::Active => Self::Active,
+            S::SuspendedArrears => Self::Arrears,
+            S::ReportedLost => Self::ReportedLost,
+            S::PreActive => Self::NotActivated,
+            S::Cancelled => Self::Closed,
+            _ => Self::Suspended,
+        }
+    }
+
+    /// The words, Chinese and English.
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Active => ("正常", "in service"),
+            Self::Arrears => ("欠费停机", "stopped: arrears"),
+            Self::Suspended => ("停机", "suspended"),
+            Self::ReportedLost => ("挂失", "reported lost"),
+            Self::NotActivated => ("未激活", "not activated"),
+            Self::Closed => ("已销户", "closed"),
+        }
+    }
 }
 
 /// What a print is.
@@ -314,6 +413,8 @@ pub enum CashPurpose {
     NewSim { number: String },
     /// A replacement SIM for this number (the exact fee).
     ReplaceSim { number_masked: String },
+    /// A recharge card of this face value (the exact amount).
+    PinCard { face_fen: u64 },
 }
 
 /// The note screen, shared by every service that takes cash.
@@ -569,6 +670,28 @@ pub enum Screen {
         name_masked: String,
         id_masked: String,
     },
+    /// "您要为 138****0000（*小明）办理挂失，是吗？" — or 解挂.
+    LossConfirm {
+        action: LossAction,
+        number_masked: String,
+        owner_masked: String,
+    },
+    /// The recharge cards' face values on sale.
+    PinFaces {
+        faces_fen: Vec<u64>,
+        valid_days: u32,
+    },
+    /// The numbers registered under the customer's ID, masked, with their state.
+    HeldNumbers {
+        name_masked: String,
+        id_masked: String,
+        numbers: Vec<HeldLine>,
+        limit: u32,
+        /// The customer said a number is not theirs: what to do is on the screen.
+        advice: bool,
+        /// The slip, once asked for.
+        receipt: Option<ReceiptState>,
+    },
     /// The end of a SIM or real-name service.
     SimDone {
         service: ServiceId,
@@ -615,6 +738,9 @@ impl Screen {
             Screen::Issuing { .. } => "issuing",
             Screen::TakeCard { .. } => "take_card",
             Screen::ReregisterConfirm { .. } => "reregister_confirm",
+            Screen::LossConfirm { .. } => "loss_confirm",
+            Screen::HeldNumbers { .. } => "held_numbers",
+            Screen::PinFaces { .. } => "pin_faces",
             Screen::SimDone { .. } => "sim_done",
         }
     }

@@ -75,6 +75,8 @@ pub struct Subscriber {
     pub prepaid: bool,
     pub balance_fen: i64,
     pub arrears_fen: u64,
+    /// Suspended because the owner reported the SIM lost (挂失停机).
+    pub reported_lost: bool,
 }
 
 impl Subscriber {
@@ -96,6 +98,7 @@ impl Subscriber {
             prepaid: matches!(s.payment, boss_protocol::PaymentKind::Prepaid),
             balance_fen: s.balance_fen,
             arrears_fen: s.arrears_fen,
+            reported_lost: s.status == S::ReportedLost,
         }
     }
 }

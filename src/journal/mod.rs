@@ -1873,13 +1873,44 @@ fn enqueue_upload(c: &Connection, txn: &str, now: Millis) -> Result<(), Error> {
     // at the operator as two operations: the order, and its cancellation with the refund.
     let cancel = format!("{}-C", rec.id);
     let cancelled = sim && leg_state(&cancel)?.as_deref() == Some("committed");
+    // A recharge card the customer never got was voided at the operator: the sale is
+    // reversed there (or, never received, barred), and the void is an operation of its own
+    // giving back what was paid (nothing, for a sale never received).
+    let void = crate::flow::pin_sale::void_leg(&rec.id);
+    let voided: Option<Option<String>> = if rec.kind == "pin_sale" {
+        c.query_row(
+            "SELECT operator_ref FROM op_leg WHERE leg = ?1 AND state = 'committed'",
+            [&void],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+    } else {
+        None
+    };
+    let sold_then_voided = matches!(&voided, Some(Some(r)) if r != "none");
     let state = if rec.state == TxnState::Settled
         || (cancelled && leg_state(&rec.id)?.as_deref() == Some("committed"))
     {
         "committed"
+    } else if sold_then_voided {
+        "reversed"
     } else {
         "failed"
     };
+    if voided.is_some() {
+        let entry = serde_json::json!({
+            "txn_id": void,
+            "at_ms": now,
+            "op": "pin_void",
+            "amount_fen": if sold_then_voided { rec.inserted_fen } else { 0 },
+            "state": "committed",
+            "detail": serde_json::json!({"kind": rec.kind, "void_of": rec.id}).to_string(),
+        });
+        c.execute(
+            "INSERT INTO upload (txn_id, at, entry) VALUES (?1, ?2, ?3)",
+            params![txn, now, serde_json::to_string(&entry)?],
+        )?;
+    }
     if cancelled {
         let entry = serde_json::json!({
             "txn_id": cancel,

@@ -34,7 +34,7 @@ use crate::flow::screen::TypedNumber;
 use crate::flow::topup::{self, Outcome, TopUp, TopUpReceipt};
 use crate::flow::{
     AcceptorCmd, Effect, Flow, Input, JournalOp, Paper, PaperLevel, PrintResult, ReqId, ServiceId,
-    Timeouts, Ui, bills, plan, reregister, sim_order,
+    Timeouts, Ui, bills, loss, number_query, pin_sale, plan, reregister, sim_order,
 };
 use crate::journal::{CardMovement, NoteSource};
 use crate::logging::LogTail;
@@ -626,6 +626,17 @@ impl Kiosk {
                     DeviceKind::ReceiptPrinter,
                 ],
             ),
+            // 挂失 / 解挂: the receipt says how to get a new card; the ID card and live photo
+            // are one way of proving ownership (the password and an SMS code the other).
+            ServiceId::Loss => (true, &[DeviceKind::ReceiptPrinter]),
+            // 名下号码查询: the ID card and the live photo; the slip is offered when the
+            // printer works.
+            ServiceId::NumberQuery => (true, &[DeviceKind::IdCardReader, DeviceKind::Camera]),
+            // 充值卡销售: cash in, the card is paper.
+            ServiceId::PinSale => (
+                true,
+                &[DeviceKind::BillAcceptor, DeviceKind::ReceiptPrinter],
+            ),
         };
         if !built {
             return Availability::ComingSoon;
@@ -943,6 +954,43 @@ impl Kiosk {
                     seed: self.seed(),
                 };
                 let (f, e) = reregister::Reregister::start(cfg, now);
+                (Box::new(f), e)
+            }
+            ServiceId::Loss => {
+                let cfg = loss::Config {
+                    timeouts: Timeouts::from_settings(&self.applied.settings),
+                    id_card: self.id_card_ok() && self.health_of(DeviceKind::Camera).usable(),
+                    replacement: matches!(
+                        self.availability(ServiceId::ReplaceSim),
+                        Availability::Available
+                    ),
+                    seed: self.seed(),
+                };
+                let (f, e) = loss::LossFlow::start(cfg, now);
+                (Box::new(f), e)
+            }
+            ServiceId::NumberQuery => {
+                let cfg = number_query::Config {
+                    timeouts: Timeouts::from_settings(&self.applied.settings),
+                    printer: self.health_of(DeviceKind::ReceiptPrinter).usable(),
+                };
+                let (f, e) = number_query::NumberQuery::start(cfg, now);
+                (Box::new(f), e)
+            }
+            ServiceId::PinSale => {
+                let mut accept_fen =
+                    topup::Config::from_settings(&self.applied.settings).accept_fen;
+                if let Some(b) = &self.p.bill
+                    && let Some(info) = b.0.info.borrow().as_ref()
+                {
+                    let known: Vec<u64> = info.denominations.iter().map(|d| d.fen).collect();
+                    accept_fen.retain(|f| known.contains(f));
+                }
+                let cfg = pin_sale::Config {
+                    timeouts: Timeouts::from_settings(&self.applied.settings),
+                    accept_fen,
+                };
+                let (f, e) = pin_sale::PinSaleFlow::start(cfg, now);
                 (Box::new(f), e)
             }
         };

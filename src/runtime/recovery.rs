@@ -123,7 +123,7 @@ pub async fn recover(
     account_for_cards(journal, dispenser, clock, &mut report).await?;
 
     // 1. Money the acceptor reports now belongs to the transaction that was taking notes
-    //    (a top-up, or the payment of a SIM).
+    //    (a top-up, the payment of a SIM or of a recharge card).
     let open = j!(journal, |j| j.unfinished())?
         .into_iter()
         .rev()
@@ -131,7 +131,7 @@ pub async fn recover(
             t.state == TxnState::Open
                 && matches!(
                     TxnKind::parse(&t.kind),
-                    Some(TxnKind::TopUp | TxnKind::NewSim | TxnKind::ReplaceSim)
+                    Some(TxnKind::TopUp | TxnKind::NewSim | TxnKind::ReplaceSim | TxnKind::PinSale)
                 )
         });
     let mut in_flight = match &open {
@@ -255,6 +255,11 @@ pub async fn resolve_one(
     );
     if sim && legs.iter().any(|(leg, _, _)| *leg == txn.id) {
         return resolve_sim_txn(journal, operator, txn, &legs, clock).await;
+    }
+    if TxnKind::parse(&txn.kind) == Some(TxnKind::PinSale)
+        && legs.iter().any(|(leg, _, _)| *leg == txn.id)
+    {
+        return resolve_pin_txn(journal, operator, txn, clock).await;
     }
     let status = if needs_status(&unfinished) {
         crash::point("recovery: before status query").await;
@@ -616,6 +621,113 @@ async fn resolve_sim_txn(
     }
 }
 
+/// A recharge-card sale that reached the operator and did not finish. A card that came out
+/// of the printer is the customer's: settled by its serial. Otherwise the customer has no
+/// PIN they can trust (its print was cut short or never started): it is voided at the
+/// operator and the money goes on a voucher — unless the operator says the PIN was already
+/// redeemed, which only its holder can have done. The void is idempotent by its leg, so a
+/// void sent before the stop is the same void asked again.
+async fn resolve_pin_txn(
+    journal: &JournalHandle,
+    operator: &dyn Operator,
+    txn: &TxnRecord,
+    clock: &Clock,
+) -> Result<Resolution, Error> {
+    let id = txn.id.clone();
+    let inserted = txn.inserted_fen;
+    let i = id.clone();
+    let papers = j!(journal, |j| j.papers(&i))?;
+    let printed = papers
+        .iter()
+        .find(|p| p.kind == "pin_card" && p.state == "printed");
+    let serial = papers
+        .iter()
+        .find(|p| p.kind == "pin_card")
+        .and_then(|p| p.doc.get("serial"))
+        .and_then(|s| s.as_str())
+        .map(str::to_owned);
+    if let (Some(_), Some(serial)) = (printed, serial.clone()) {
+        let (now, r, i) = (clock.unix_ms(), serial.clone(), id.clone());
+        j!(journal, |j| j.settle(&i, inserted, &r, None, now))?;
+        tracing::info!(txn = %txn.id, "recharge card printed before the stop: settled");
+        return Ok(Resolution::Settle {
+            boss_ref: serial,
+            new_balance_fen: None,
+        });
+    }
+    let leg = crate::flow::pin_sale::void_leg(&id);
+    let now = clock.unix_ms();
+    let (i, l) = (id.clone(), leg.clone());
+    j!(journal, |j| j.operator_sent(&i, &l, "pin_void", 0, now))?;
+    crash::point("recovery: before pin_void").await;
+    let result = operator
+        .call(
+            boss_protocol::Request::PinVoid(boss_protocol::PinVoid {
+                txn_id: boss_protocol::TxnId::new(leg.clone()),
+                sale_txn_id: boss_protocol::TxnId::new(id.clone()),
+                serial,
+                reason: "kiosk restarted before the recharge card was printed".into(),
+            }),
+            None,
+        )
+        .await;
+    crash::point("recovery: after pin_void").await;
+    let now = clock.unix_ms();
+    let resolution = match result {
+        Ok(boss_protocol::Response::PinVoid(v)) => {
+            let reason = match &v.serial {
+                Some(s) => format!("recharge card not printed before the restart: {s} voided"),
+                None => "recharge card not sold before the restart: sale barred".into(),
+            };
+            let (r, oref) = (reason.clone(), v.serial.unwrap_or_else(|| "none".into()));
+            j!(journal, |j| {
+                j.operator_answered(&leg, "committed", Some(&oref), &serde_json::json!({}), now)?;
+                j.issue_voucher(&id, &r, now).map(|_| ())
+            })?;
+            Resolution::Voucher { reason }
+        }
+        Err(OpError::Refused { code, .. }) if code == "not_reversible" => {
+            let reason = "the recharge card was already redeemed: its holder had it".to_owned();
+            j!(journal, |j| {
+                j.operator_answered(
+                    &leg,
+                    "failed",
+                    None,
+                    &serde_json::json!({"code": "not_reversible"}),
+                    now,
+                )?;
+                j.settle(&id, inserted, "redeemed", None, now)
+            })?;
+            tracing::warn!(txn = %txn.id, "{reason}");
+            Resolution::Settle {
+                boss_ref: "redeemed".into(),
+                new_balance_fen: None,
+            }
+        }
+        other => {
+            let cause = match other {
+                Err(e) => e.cause(),
+                Ok(r) => format!("unexpected answer {}", r.op()),
+            };
+            let reason = format!("voiding the unprinted recharge card not confirmed: {cause}");
+            let r = reason.clone();
+            j!(journal, |j| {
+                j.operator_answered(
+                    &leg,
+                    "unknown",
+                    None,
+                    &serde_json::json!({"cause": cause}),
+                    now,
+                )?;
+                j.mark_pending(&id, &r, now)
+            })?;
+            Resolution::KeepPending { reason }
+        }
+    };
+    tracing::info!(txn = %txn.id, ?resolution, "recovering recharge-card sale");
+    Ok(resolution)
+}
+
 /// Prints every paper that did not come out, and paper for every transaction with money
 /// that has none.
 pub async fn print_missing(
@@ -631,7 +743,9 @@ pub async fn print_missing(
             continue;
         }
         let paper = match TxnKind::parse(&txn.kind) {
-            Some(TxnKind::NewSim | TxnKind::ReplaceSim) => {
+            // A settled card is the customer's paper already.
+            Some(TxnKind::PinSale) if txn.state == TxnState::Settled => None,
+            Some(TxnKind::NewSim | TxnKind::ReplaceSim | TxnKind::PinSale) => {
                 let id = txn.id.clone();
                 let cards = j!(journal, |j| j.cards(&id))?;
                 sim_paper_for(&txn, &cards)
@@ -794,7 +908,7 @@ pub async fn retry_pending(
         unfinished.leg_sent = !j!(journal, |j| j.legs(&id))?.is_empty();
         if matches!(
             TxnKind::parse(&txn.kind),
-            Some(TxnKind::NewSim | TxnKind::ReplaceSim)
+            Some(TxnKind::NewSim | TxnKind::ReplaceSim | TxnKind::PinSale)
         ) {
             let r = resolve_one(journal, operator, &txn, clock).await?;
             if matches!(r, Resolution::KeepPending { .. }) {

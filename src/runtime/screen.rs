@@ -566,6 +566,47 @@ pub fn describe(update: &ScreenUpdate) -> String {
                 name_masked,
                 id_masked,
             } => format!("实名补登记 {number_masked}: {name_masked} {id_masked}，是吗？"),
+            Screen::LossConfirm {
+                action,
+                number_masked,
+                owner_masked,
+            } => format!("{action:?} {number_masked} ({owner_masked})，是吗？"),
+            Screen::PinFaces {
+                faces_fen,
+                valid_days,
+            } => format!(
+                "充值卡 recharge cards: {} (valid {valid_days} days)",
+                faces_fen
+                    .iter()
+                    .map(|f| yuan(*f))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Screen::HeldNumbers {
+                name_masked,
+                id_masked,
+                numbers,
+                limit,
+                advice,
+                receipt,
+            } => format!(
+                "名下号码 {name_masked} {id_masked}: {} of {limit}{}{}{}",
+                numbers
+                    .iter()
+                    .map(|n| format!("{} {:?}", n.number_masked, n.status))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if numbers.is_empty() { "none" } else { "" },
+                if *advice {
+                    " — advice to go to the counter"
+                } else {
+                    ""
+                },
+                receipt
+                    .as_ref()
+                    .map(|r| format!(", slip {r:?}"))
+                    .unwrap_or_default()
+            ),
             Screen::SimDone {
                 service,
                 number_masked,

@@ -104,6 +104,50 @@ fn working_words(what: Working) -> ((String, String), (&'static str, &'static st
             ("请勿离开", "Please stay"),
             None,
         ),
+        Working::ReportingLoss => (
+            s("正在为您挂失……", "Reporting the loss…"),
+            (
+                "请勿离开，完成后将打印业务受理回执",
+                "Please stay; a receipt follows",
+            ),
+            None,
+        ),
+        Working::LiftingLoss => (
+            s("正在为您解挂……", "Lifting the loss report…"),
+            (
+                "请勿离开，完成后将打印业务受理回执",
+                "Please stay; a receipt follows",
+            ),
+            None,
+        ),
+        Working::LoadingPinFaces => (s("正在查询充值卡……", "Finding recharge cards…"), ask, None),
+        Working::SellingPin => (
+            s("正在出售充值卡……", "Issuing your recharge card…"),
+            (
+                "请勿离开，充值卡将打印出来",
+                "Please stay; the card is printed",
+            ),
+            None,
+        ),
+        Working::VoidingPin => (
+            s(
+                "充值卡未能交给您，正在作废……",
+                "The card did not reach you; voiding it…",
+            ),
+            (
+                "您的钱款已记录，将打印退款凭条",
+                "Your money is recorded; a refund voucher follows",
+            ),
+            None,
+        ),
+        Working::LoadingHeld => (
+            s(
+                "正在查询您名下的号码……",
+                "Finding the numbers under your ID…",
+            ),
+            ask,
+            None,
+        ),
     }
 }
 

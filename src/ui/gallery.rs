@@ -438,6 +438,7 @@ pub fn gallery() -> Vec<(&'static str, View)> {
                     prepaid: true,
                     balance_fen: -350,
                     arrears_fen: 350,
+                    reported_lost: false,
                 },
                 accept_fen: accept.clone(),
                 max_fen: 50_000,
@@ -610,6 +611,7 @@ pub fn gallery() -> Vec<(&'static str, View)> {
     .chain(plan_screens(&number))
     .chain(bill_screens(&number))
     .chain(sim_screens())
+    .chain(more_screens())
     .chain(technician_screens())
     .collect()
 }
@@ -685,6 +687,110 @@ fn technician_screens() -> Vec<(&'static str, View)> {
         (
             "72-service-panel",
             View::Technician(TechScreen::Panel(Box::new(panel))),
+        ),
+    ]
+}
+
+/// 挂失/解挂, 名下号码查询 and 充值卡销售.
+fn more_screens() -> Vec<(&'static str, View)> {
+    use crate::flow::screen::{HeldLine, HeldStatus, LossAction, SimOutcome};
+    let held = |n: &str, status, opened_on: &str, prepaid| HeldLine {
+        number_masked: n.into(),
+        status,
+        opened_on: opened_on.into(),
+        prepaid,
+    };
+    let numbers = vec![
+        held("138****0000", HeldStatus::Active, "2019-03-01", true),
+        held("139****0007", HeldStatus::Active, "2021-09-14", false),
+        held("137****0008", HeldStatus::Closed, "2016-05-20", true),
+    ];
+    vec![
+        (
+            "62-loss-confirm",
+            View::Session(Screen::LossConfirm {
+                action: LossAction::Report,
+                number_masked: "138****0000".into(),
+                owner_masked: "*小明".into(),
+            }),
+        ),
+        (
+            "63-loss-done",
+            View::Session(Screen::SimDone {
+                service: ServiceId::Loss,
+                number_masked: "138****0000".into(),
+                outcome: SimOutcome::LossReported {
+                    operator_ref: "LR1796695200000".into(),
+                    at: "2026-12-08 10:00".into(),
+                    replace: true,
+                },
+                reference: "K01-20261208-0003".into(),
+                receipt: ReceiptState::Printed,
+            }),
+        ),
+        (
+            "64-lift-confirm",
+            View::Session(Screen::LossConfirm {
+                action: LossAction::Lift,
+                number_masked: "138****0000".into(),
+                owner_masked: "*小明".into(),
+            }),
+        ),
+        (
+            "65-held-numbers",
+            View::Session(Screen::HeldNumbers {
+                name_masked: "王**".into(),
+                id_masked: "110101********1233".into(),
+                numbers: numbers.clone(),
+                limit: 5,
+                advice: false,
+                receipt: None,
+            }),
+        ),
+        (
+            "66-held-numbers-not-mine",
+            View::Session(Screen::HeldNumbers {
+                name_masked: "王**".into(),
+                id_masked: "110101********1233".into(),
+                numbers,
+                limit: 5,
+                advice: true,
+                receipt: Some(ReceiptState::Printed),
+            }),
+        ),
+        (
+            "67-pin-faces",
+            View::Session(Screen::PinFaces {
+                faces_fen: vec![3000, 5000, 10000],
+                valid_days: 365,
+            }),
+        ),
+        (
+            "68-pin-insert",
+            View::Session(Screen::Insert(CashView {
+                purpose: CashPurpose::PinCard { face_fen: 5000 },
+                total_fen: 2000,
+                remaining_fen: 3000,
+                due_fen: Some(5000),
+                accept_fen: vec![1000, 2000],
+                notice: None,
+                can_finish: false,
+                busy: false,
+            })),
+        ),
+        (
+            "69-pin-done",
+            View::Session(Screen::SimDone {
+                service: ServiceId::PinSale,
+                number_masked: String::new(),
+                outcome: SimOutcome::PinSold {
+                    serial_tail: "1234".into(),
+                    face_fen: 5000,
+                    expires_on: "2027-12-08".into(),
+                },
+                reference: "K01-20261208-0004".into(),
+                receipt: ReceiptState::Printed,
+            }),
         ),
     ]
 }

@@ -23,12 +23,33 @@ pub(super) fn words(service: ServiceId) -> (&'static str, &'static str, &'static
         ServiceId::NewSim => ("新办卡", "New SIM", "新"),
         ServiceId::ReplaceSim => ("补卡", "Replace SIM", "补"),
         ServiceId::Registration => ("实名登记", "Registration", "实"),
+        ServiceId::Loss => ("挂失/解挂", "Report lost SIM", "挂"),
+        ServiceId::NumberQuery => ("名下号码", "Numbers in my name", "查"),
+        ServiceId::PinSale => ("充值卡", "Recharge card", "卡"),
     }
 }
 
-fn reason(a: &Availability) -> (String, String) {
+/// What an available service's tile says under its name.
+fn blurb(service: ServiceId) -> (&'static str, &'static str) {
+    match service {
+        ServiceId::TopUp => ("现金 · 即充即到", "Cash · credited at once"),
+        ServiceId::PlanChange => ("下月生效", "From next month"),
+        ServiceId::BillPrint => ("账单 · 详单 · 发票", "Bills · records · invoices"),
+        ServiceId::NewSim => ("身份证 · 现场选号", "ID card · pick a number"),
+        ServiceId::ReplaceSim => ("原号码 · 新卡即取", "Same number · new card now"),
+        ServiceId::Registration => ("为号码登记身份", "Register your identity"),
+        ServiceId::Loss => ("丢卡立即停机", "Lost SIM: stop it now"),
+        ServiceId::NumberQuery => ("身份证名下号码", "Numbers under my ID"),
+        ServiceId::PinSale => ("现金购买电子充值卡", "Buy a recharge PIN in cash"),
+    }
+}
+
+fn reason(service: ServiceId, a: &Availability) -> (String, String) {
     match a {
-        Availability::Available => (String::new(), String::new()),
+        Availability::Available => {
+            let (zh, en) = blurb(service);
+            (zh.into(), en.into())
+        }
         Availability::ComingSoon => ("即将开通".into(), "Coming soon".into()),
         Availability::DisabledByConfig => (
             "本机未开通此业务".into(),
@@ -69,7 +90,7 @@ pub(super) fn set_services(window: &KioskWindow, services: &[ServiceState]) {
         .iter()
         .map(|s| {
             let (zh, en, icon) = words(s.service);
-            let (rzh, ren) = reason(&s.availability);
+            let (rzh, ren) = reason(s.service, &s.availability);
             let (fzh, fen) = unavailable_words(s.service, &s.availability);
             Service {
                 id: s.service.id().into(),

@@ -18,11 +18,24 @@ pub(super) fn note_yuan(accept_fen: &[u64]) -> ModelRc<i32> {
 
 pub(super) fn show(window: &KioskWindow, v: &CashView) {
     let i = window.global::<InsertAdapter>();
+    let number = msg("充值号码：", "Number: ");
     match &v.purpose {
-        CashPurpose::TopUp { number_masked } | CashPurpose::ReplaceSim { number_masked } => {
-            i.set_number(number_masked.as_str().into())
+        CashPurpose::TopUp { number_masked } => {
+            i.set_what(number);
+            i.set_number(number_masked.as_str().into());
         }
-        CashPurpose::NewSim { number } => i.set_number(number.as_str().into()),
+        CashPurpose::ReplaceSim { number_masked } => {
+            i.set_what(msg("补卡号码：", "Replacement SIM for: "));
+            i.set_number(number_masked.as_str().into());
+        }
+        CashPurpose::NewSim { number } => {
+            i.set_what(msg("新号码：", "New number: "));
+            i.set_number(number.as_str().into());
+        }
+        CashPurpose::PinCard { face_fen } => {
+            i.set_what(msg("购买充值卡：面值 ", "Recharge card: "));
+            i.set_number(yuan(*face_fen).into());
+        }
     }
     i.set_total(yuan(v.total_fen).into());
     i.set_remaining(yuan(v.remaining_fen).into());

@@ -7,8 +7,8 @@ use slint::{ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, VecMo
 use super::generated::{Page, SimAdapter, SimChoice};
 use super::{KioskWindow, Msg, Sink, Ui, app, msg, service_words, sorry};
 use crate::flow::devices::FaceGuidance;
-use crate::flow::screen::{IssueStep, ReceiptState, SimOutcome};
-use crate::flow::{Notice, Screen, yuan};
+use crate::flow::screen::{IssueStep, LossAction, ReceiptState, SimOutcome};
+use crate::flow::{Notice, Screen, ServiceId, yuan};
 use crate::runtime::screen::Preview;
 
 fn choice(action: &str, label: &str, text: Msg, detail: Msg) -> SimChoice {
@@ -375,6 +375,191 @@ fn step(screen: &Screen) -> Option<Step> {
             step: (5, "确认办理", "Confirm"),
             ..Step::default()
         },
+        Screen::LossConfirm {
+            action,
+            number_masked,
+            owner_masked,
+        } => {
+            let (title, lines, yes) = match action {
+                LossAction::Report => (
+                    msg("确认挂失", "Report the SIM lost"),
+                    vec![
+                        msg(
+                            &format!("您要为 {number_masked}（{owner_masked}）办理挂失，是吗？"),
+                            &format!(
+                                "Report {number_masked} ({owner_masked}) lost. Is that right?"
+                            ),
+                        ),
+                        msg(
+                            "挂失后号码立即停机，原SIM卡不能再打电话、发短信和上网，他人也无法使用。",
+                            "The number stops at once: the old SIM can no longer call, text or go online, for anyone.",
+                        ),
+                        msg(
+                            "号码和话费余额都为您保留；补办新卡即可继续使用，找回原卡可办理解挂。",
+                            "The number and its balance stay yours: a replacement SIM brings it back, and so does lifting the report if the card turns up.",
+                        ),
+                    ],
+                    msg("是的，立即挂失", "Yes, report it now"),
+                ),
+                LossAction::Lift => (
+                    msg("确认解挂", "Lift the loss report"),
+                    vec![
+                        msg(
+                            &format!(
+                                "{number_masked}（{owner_masked}）已挂失。您要解除挂失，恢复使用原SIM卡，是吗？"
+                            ),
+                            &format!(
+                                "{number_masked} ({owner_masked}) is reported lost. Lift the report and use the old SIM again?"
+                            ),
+                        ),
+                        msg(
+                            "只有找回了原卡才需要解挂；如果已补办新卡，原卡已作废。",
+                            "Lift it only if you found the card; after a replacement SIM the old one no longer works.",
+                        ),
+                    ],
+                    msg("是的，解除挂失", "Yes, lift it"),
+                ),
+            };
+            Step {
+                title: Some(title),
+                lines,
+                answers: yes_no(yes),
+                step: (5, "确认办理", "Confirm"),
+                ..Step::default()
+            }
+        }
+        Screen::PinFaces {
+            faces_fen,
+            valid_days,
+        } => Step {
+            title: Some(msg("请选择充值卡面值", "Choose the recharge card's value")),
+            lines: vec![
+                msg(
+                    &format!(
+                        "电子充值卡：打印出充值密码，可为本公司任意号码充值，{valid_days} 天内有效。"
+                    ),
+                    &format!(
+                        "An electronic recharge card: a printed PIN that tops up any of our numbers, valid for {valid_days} days."
+                    ),
+                ),
+                msg(
+                    "本机只收纸币，不找零：请放入正好的金额。",
+                    "Notes only, no change: please put in the exact amount.",
+                ),
+            ],
+            choices: faces_fen
+                .iter()
+                .map(|f| {
+                    choice(
+                        &format!("face:{f}"),
+                        &yuan(*f),
+                        msg(&yuan(*f), &yuan(*f)),
+                        msg("", ""),
+                    )
+                })
+                .collect(),
+            step: (2, "选择面值", "Value"),
+            ..Step::default()
+        },
+        Screen::HeldNumbers {
+            name_masked,
+            id_masked,
+            numbers,
+            limit,
+            advice,
+            receipt,
+        } => {
+            let mut lines = vec![msg(
+                &format!(
+                    "{name_masked}（{id_masked}）名下共有 {} 个本公司号码（每证最多 {limit} 个）：",
+                    numbers.len()
+                ),
+                &format!(
+                    "{name_masked} ({id_masked}) holds {} of our numbers (at most {limit} per ID):",
+                    numbers.len()
+                ),
+            )];
+            if numbers.is_empty() {
+                lines.push(msg(
+                    "您名下没有本公司的号码。",
+                    "There is no number of ours under your ID.",
+                ));
+            }
+            let choices = numbers
+                .iter()
+                .map(|n| {
+                    let (zh, en) = n.status.words();
+                    let (kzh, ken) = if n.prepaid {
+                        ("预付费", "prepaid")
+                    } else {
+                        ("后付费", "postpaid")
+                    };
+                    SimChoice {
+                        enabled: false,
+                        ..choice(
+                            "",
+                            &n.number_masked,
+                            msg(&n.number_masked, &n.number_masked),
+                            msg(
+                                &format!("{zh} · {kzh}\n{}开户", n.opened_on),
+                                &format!("{en} · {ken}\nopened {}", n.opened_on),
+                            ),
+                        )
+                    }
+                })
+                .collect();
+            if *advice {
+                lines.push(msg(
+                    "有号码不是您办的？请带身份证和清单到柜台，核实后为您停机、销户。",
+                    "A number you never opened? Take your ID card and the list to the counter: it is checked, then stopped and closed.",
+                ));
+            }
+            if let Some(r) = receipt {
+                lines.push(match r {
+                    ReceiptState::Printing => msg("正在打印清单……", "Printing the list…"),
+                    ReceiptState::Printed => {
+                        msg("清单已打印，请取走", "The list is printed; please take it")
+                    }
+                    ReceiptState::NotPrinted => msg(
+                        "清单未能打印，请到营业厅柜台查询",
+                        "The list could not be printed; the counter can print it",
+                    ),
+                });
+            }
+            let printing = *receipt == Some(ReceiptState::Printing);
+            let mut answers = Vec::new();
+            if receipt.is_none() {
+                answers.push(choice(
+                    "print",
+                    "print list",
+                    msg("打印清单", "Print the list"),
+                    msg("", ""),
+                ));
+            }
+            if !*advice && !numbers.is_empty() {
+                answers.push(choice(
+                    "not_mine",
+                    "not mine",
+                    msg("不是我办的", "One is not mine"),
+                    msg("", ""),
+                ));
+            }
+            answers.push(choice("done", "done", msg("完成", "Done"), msg("", "")));
+            Step {
+                title: Some(msg("名下号码", "Numbers under your ID")),
+                lines,
+                choices,
+                answers: answers
+                    .into_iter()
+                    .map(|c| SimChoice {
+                        enabled: !printing,
+                        ..c
+                    })
+                    .collect(),
+                step: (5, "查询结果", "Result"),
+                ..Step::default()
+            }
+        }
         Screen::Issuing {
             step,
             attempt,
@@ -448,6 +633,40 @@ fn step(screen: &Screen) -> Option<Step> {
                     msg("✓ 实名登记已完成", "✓ Registration done"),
                     msg("登记结果将以短信通知。", "An SMS will confirm it."),
                 ),
+                SimOutcome::LossReported { at, .. } => (
+                    msg("✓ 已挂失停机", "✓ Reported lost: the number is stopped"),
+                    msg(
+                        &format!("{at} 起原SIM卡已停用。补办新卡后号码和余额照常使用。"),
+                        &format!(
+                            "The old SIM stopped working at {at}. A replacement SIM keeps the number and its balance."
+                        ),
+                    ),
+                ),
+                SimOutcome::PinSold {
+                    serial_tail,
+                    face_fen,
+                    expires_on,
+                } => (
+                    msg(
+                        &format!("✓ {} 充值卡已售出", yuan(*face_fen)),
+                        &format!("✓ Your {} recharge card", yuan(*face_fen)),
+                    ),
+                    msg(
+                        &format!(
+                            "充值密码印在卡上（序列号尾号 {serial_tail}），{expires_on} 前有效。请妥善保管，勿告诉他人。"
+                        ),
+                        &format!(
+                            "The PIN is on the printed card (serial ending {serial_tail}), valid until {expires_on}. Keep it to yourself."
+                        ),
+                    ),
+                ),
+                SimOutcome::LossLifted { at, .. } => (
+                    msg("✓ 已解除挂失", "✓ The loss report is lifted"),
+                    msg(
+                        &format!("{at} 起号码恢复使用，原SIM卡可以继续使用。"),
+                        &format!("The number works again from {at}, on the old SIM."),
+                    ),
+                ),
                 SimOutcome::Refunded { .. } => (
                     msg(
                         "未能办理，已打印退款凭条",
@@ -469,38 +688,61 @@ fn step(screen: &Screen) -> Option<Step> {
                     ),
                 ),
             };
+            let receipt_line = match (outcome, receipt) {
+                (SimOutcome::PinSold { .. }, ReceiptState::Printing) => {
+                    msg("正在打印充值卡……", "Printing your recharge card…")
+                }
+                (SimOutcome::PinSold { .. }, ReceiptState::Printed) => msg(
+                    "充值卡已打印，请取走",
+                    "The card is printed; please take it",
+                ),
+                _ => receipt_words(receipt),
+            };
+            let mut lines = Vec::new();
+            if !number_masked.is_empty() {
+                lines.push(msg(number_masked, number_masked));
+            }
+            lines.extend([
+                detail,
+                msg(
+                    &format!("业务流水号：{reference}"),
+                    &format!("Reference: {reference}"),
+                ),
+                receipt_line,
+            ]);
             Step {
                 title: Some(title),
-                lines: vec![
-                    msg(number_masked, number_masked),
-                    detail,
-                    msg(
-                        &format!("业务流水号：{reference}"),
-                        &format!("Reference: {reference}"),
-                    ),
-                    receipt_words(receipt),
-                ],
+                lines,
                 // Leaving waits for the receipt (the flow finishes printing first).
-                answers: [
-                    choice(
-                        "done",
-                        "no thanks",
-                        msg("不用了，谢谢", "No, thank you"),
-                        msg("", ""),
-                    ),
-                    choice(
-                        "more",
-                        "something else",
-                        msg("办理其他业务", "Something else"),
-                        msg("", ""),
-                    ),
-                ]
-                .into_iter()
-                .map(|c| SimChoice {
-                    enabled: *receipt != ReceiptState::Printing,
-                    ..c
-                })
-                .collect(),
+                answers: matches!(outcome, SimOutcome::LossReported { replace: true, .. })
+                    .then(|| {
+                        choice(
+                            ServiceId::ReplaceSim.id(),
+                            "replace now",
+                            msg("现在补卡", "New SIM now"),
+                            msg("", ""),
+                        )
+                    })
+                    .into_iter()
+                    .chain([
+                        choice(
+                            "done",
+                            "no thanks",
+                            msg("不用了，谢谢", "No, thank you"),
+                            msg("", ""),
+                        ),
+                        choice(
+                            "more",
+                            "something else",
+                            msg("办理其他业务", "Something else"),
+                            msg("", ""),
+                        ),
+                    ])
+                    .map(|c| SimChoice {
+                        enabled: *receipt != ReceiptState::Printing,
+                        ..c
+                    })
+                    .collect(),
                 step: (6, "办理结果", "Result"),
                 ..Step::default()
             }

@@ -256,6 +256,22 @@ pub fn notice_words(notice: &Notice) -> (String, String) {
             "没有找到含这些数字的号码，请换几个数字",
             "No number has those digits; try others",
         ),
+        Notice::NumberClosed => (
+            "该号码已销户，无法办理",
+            "This number is closed; nothing can be done to it",
+        ),
+        Notice::AlreadyReported => (
+            "该号码已经挂失停机，原卡不能使用。如需继续使用号码，请补办新卡",
+            "This number is already reported lost and its SIM blocked; get a replacement SIM to use it again",
+        ),
+        Notice::PinSoldOut => (
+            "本机暂时不能出售充值卡，请到营业厅柜台购买",
+            "No recharge card can be sold here now; the counter sells them",
+        ),
+        Notice::NotReported => (
+            "该号码没有挂失，无需解挂",
+            "This number is not reported lost; there is nothing to lift",
+        ),
     };
     (zh.to_owned(), en.to_owned())
 }

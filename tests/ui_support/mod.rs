@@ -186,6 +186,7 @@ pub fn scripted_top_up() -> Vec<String> {
                             prepaid: true,
                             balance_fen: 1_000,
                             arrears_fen: 0,
+                            reported_lost: false,
                         },
                         accept_fen: vec![1000, 2000, 5000, 10000],
                         max_fen: 50_000,

@@ -170,6 +170,12 @@ pub struct Services {
     pub replace_sim: bool,
     /// 实名补登记
     pub reregister: bool,
+    /// 挂失 / 解挂
+    pub loss: bool,
+    /// 名下号码查询
+    pub number_query: bool,
+    /// 充值卡销售
+    pub pin_sale: bool,
 }
 
 impl Default for Services {
@@ -181,6 +187,9 @@ impl Default for Services {
             new_sim: true,
             replace_sim: true,
             reregister: true,
+            loss: true,
+            number_query: true,
+            pin_sale: true,
         }
     }
 }
@@ -485,6 +494,9 @@ impl Settings {
             "new_sim" => s.new_sim,
             "replace_sim" => s.replace_sim,
             "reregister" => s.reregister,
+            "loss" => s.loss,
+            "number_query" => s.number_query,
+            "pin_sale" => s.pin_sale,
             _ => false,
         }
     }

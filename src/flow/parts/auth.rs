@@ -31,6 +31,20 @@ pub enum AuthNeed {
     /// Re-registration (实名补登记): the service password, or an SMS code alone (an
     /// unregistered number's user often has no password).
     PasswordOrSms,
+    /// 挂失 / 解挂: the password and an SMS code, or the owner's ID card with a live photo
+    /// compared at the operator. The card and face are the identity part's
+    /// (`parts::identity`): the flow takes over when the customer chooses the card
+    /// ([`Auth::choosing`]).
+    PasswordAndSmsOrFace,
+}
+
+impl AuthNeed {
+    fn with_sms(self) -> bool {
+        matches!(
+            self,
+            AuthNeed::PasswordAndSmsOrIdCard | AuthNeed::PasswordAndSmsOrFace
+        )
+    }
 }
 
 /// What the authentication came to.
@@ -118,7 +132,7 @@ impl Auth {
         out.push(Effect::Show(Screen::AuthChoose {
             service: self.service,
             number_masked: self.number_masked.clone(),
-            sms: self.need == AuthNeed::PasswordAndSmsOrIdCard,
+            sms: self.need.with_sms(),
             id_card: self.id_card && self.need != AuthNeed::PasswordOrSms,
             sms_alone: self.need == AuthNeed::PasswordOrSms,
         }));
@@ -188,6 +202,12 @@ impl Auth {
         AuthEvent::Authenticated { token, factors }
     }
 
+    /// Whether the choice of method is on the screen (a flow that does the ID card itself
+    /// takes `Select("id_card")` from there).
+    pub fn choosing(&self) -> bool {
+        matches!(self.state, State::Choose)
+    }
+
     /// Takes one input. Returns what the authentication came to.
     pub fn handle(
         &mut self,
@@ -207,7 +227,12 @@ impl Auth {
                 self.send_code(ids, out);
             }
             (State::Choose, Input::Ui(Ui::Select(m)))
-                if m == "id_card" && self.id_card && self.need != AuthNeed::PasswordOrSms =>
+                if m == "id_card"
+                    && self.id_card
+                    && matches!(
+                        self.need,
+                        AuthNeed::PasswordOrIdCard | AuthNeed::PasswordAndSmsOrIdCard
+                    ) =>
             {
                 self.read_card(ids, None, out);
             }
@@ -238,7 +263,7 @@ impl Auth {
             {
                 match result {
                     Ok(Response::AuthPassword(ok)) => {
-                        if self.need == AuthNeed::PasswordAndSmsOrIdCard {
+                        if self.need.with_sms() {
                             self.password_token = Some(ok.token.clone());
                             self.send_code(ids, out);
                         } else {

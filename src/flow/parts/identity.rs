@@ -37,6 +37,8 @@ pub enum Purpose {
     Owner { msisdn: String },
     /// The person registering on a number (实名补登记): the operator checks at registration.
     Registrant,
+    /// The holder of the card asking about their own registrations (名下号码查询).
+    Holder,
 }
 
 /// Who the customer proved to be.
@@ -216,8 +218,9 @@ impl IdentityCheck {
         if doc.check_digit_ok == Some(false) {
             return Some(Notice::IdInvalid);
         }
-        // A number's owner is who they are; a new applicant or registrant must be 16.
-        if !matches!(self.purpose, Purpose::Owner { .. }) && doc.age < MIN_AGE {
+        // A number's owner, or a holder asking what is theirs, is who they are; a new
+        // applicant or registrant must be 16.
+        if matches!(self.purpose, Purpose::Applicant | Purpose::Registrant) && doc.age < MIN_AGE {
             return Some(Notice::UnderAge);
         }
         None
@@ -454,6 +457,9 @@ pub fn refusal(code: &str) -> Notice {
         "face_mismatch" => Notice::FaceMismatch,
         "arrears" => Notice::Arrears { fen: 0 },
         "frozen_period" => Notice::FrozenPeriod,
+        "number_closed" | "subscriber_inactive" => Notice::NumberClosed,
+        "already_reported" => Notice::AlreadyReported,
+        "not_reported" => Notice::NotReported,
         _ => Notice::ServiceUnavailable,
     }
 }
