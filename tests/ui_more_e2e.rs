@@ -18,18 +18,16 @@ mod ui_support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bill_acceptor::Protocol;
 use boss_sim::store::SubscriberStatus;
 use i_slint_backend_testing::ElementQuery;
 use slint::{ComponentHandle, Model};
-use telekiosk::demo::{Day, DemoKiosk, World, WorldOptions, day_text};
+use telekiosk::demo::{Day, DemoKiosk, World, day_text};
 use telekiosk::flow::mask_phone;
 use telekiosk::journal::TxnState;
-use telekiosk::runtime::kiosk::Note;
-use telekiosk::ui::{AuthAdapter, HomeAdapter, InsertAdapter, Page, SimAdapter, UiOptions};
+use telekiosk::ui::{AuthAdapter, InsertAdapter, Page, SimAdapter, UiOptions};
+use ui_support::world::{PATIENCE, offered, restock, session_txn, start};
 use ui_support::{UiDriver, wait_until};
 
-const PATIENCE: Duration = Duration::from_secs(40);
 /// The ID card and the live photo: the head turned when asked, compared at the operator.
 const FACE_PATIENCE: Duration = Duration::from_secs(90);
 const TODAY: Day = (2026, 11, 20);
@@ -39,40 +37,6 @@ const OWNER_CARD: &str = "resident";
 const OWNER_ID: &str = "110101199003071233";
 /// The number a recharge card's PIN is redeemed on.
 const REDEEM_ON: &str = "13900000001";
-
-/// The world, a kiosk in it, and the screen bound to the kiosk (on this thread).
-fn start(dir: &Path) -> (tokio::runtime::Runtime, World, DemoKiosk) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (world, kiosk) = runtime.block_on(async {
-        let w = World::start_with(
-            dir,
-            Protocol::Ssp,
-            true,
-            WorldOptions { today: Some(TODAY) },
-        )
-        .await
-        .expect("the simulated world starts");
-        let k = DemoKiosk::start(&w.config(dir, Default::default()), w.options())
-            .expect("the kiosk starts");
-        (w, k)
-    });
-    (runtime, world, kiosk)
-}
-
-/// Waits until the idle screen offers `service` (by its id).
-fn offered(screen: &mut UiDriver, service: &str) {
-    assert!(
-        wait_until(screen, PATIENCE, |s| {
-            s.page() == Page::Idle
-                && s.window
-                    .global::<HomeAdapter>()
-                    .get_services()
-                    .iter()
-                    .any(|t| t.id == service && t.enabled)
-        }),
-        "{service} never offered"
-    );
-}
 
 /// The idle screen shows the first six services: a touch opens the home screen with every
 /// tile, and the tile is tapped there.
@@ -210,22 +174,6 @@ fn papers(world: &mut World, enough: impl Fn(&[String]) -> bool) -> Vec<String> 
     out
 }
 
-/// The session's transaction, once it ended.
-fn session_txn(
-    runtime: &tokio::runtime::Runtime,
-    notes: &mut tokio::sync::mpsc::UnboundedReceiver<Note>,
-) -> String {
-    runtime.block_on(async {
-        loop {
-            match tokio::time::timeout(PATIENCE, notes.recv()).await {
-                Ok(Some(Note::SessionEnded { txn, .. })) => break txn.expect("a transaction"),
-                Ok(Some(_)) => {}
-                other => panic!("no session end: {other:?}"),
-            }
-        }
-    })
-}
-
 /// The transaction is of `kind`, settled, with `paid_fen` inserted and no full number
 /// kept; its record.
 fn settled(
@@ -265,27 +213,6 @@ fn holds(bytes: &[u8], text: &str) -> bool {
     bytes.windows(text.len()).any(|w| w == text.as_bytes())
 }
 
-/// The technician's restock (放卡维护) of the blank cards the dispenser simulator holds:
-/// a replacement SIM can be made here, so one is offered after a loss report.
-fn restock(
-    runtime: &tokio::runtime::Runtime,
-    world: &World,
-    journal: &telekiosk::runtime::journal::JournalHandle,
-) {
-    let n = u32::try_from(world.dispenser.device().stacker_count()).unwrap();
-    runtime
-        .block_on(journal.run(move |j| {
-            j.card_movement(
-                telekiosk::journal::CardMovement::Restock(n),
-                None,
-                Some("test:technician"),
-                0,
-            )
-        }))
-        .unwrap()
-        .unwrap();
-}
-
 /// The owner's ID card on the reader, consent to face recognition; the simulated camera
 /// plays the owner, who turns the head when asked.
 fn card_and_face(world: &World, screen: &mut UiDriver) {
@@ -323,7 +250,7 @@ fn number_and_password(screen: &mut UiDriver) {
 #[test]
 fn the_owner_reports_a_sim_lost_with_card_and_face_then_lifts_it_with_password_and_sms() {
     let dir = tempfile::tempdir().unwrap();
-    let (runtime, mut world, kiosk) = start(dir.path());
+    let (runtime, mut world, kiosk) = start(dir.path(), TODAY);
     let DemoKiosk {
         screen: updates,
         ui,
@@ -455,7 +382,7 @@ fn the_owner_reports_a_sim_lost_with_card_and_face_then_lifts_it_with_password_a
 #[test]
 fn the_holder_of_an_id_card_sees_the_numbers_under_it_masked_and_takes_the_list() {
     let dir = tempfile::tempdir().unwrap();
-    let (runtime, mut world, kiosk) = start(dir.path());
+    let (runtime, mut world, kiosk) = start(dir.path(), TODAY);
     let DemoKiosk {
         screen: updates,
         ui,
@@ -609,7 +536,7 @@ fn insert(world: &World, screen: &mut UiDriver, fen: u64, total: &str) {
 #[test]
 fn a_customer_buys_a_recharge_card_in_notes_and_its_pin_credits_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (runtime, mut world, kiosk) = start(dir.path());
+    let (runtime, mut world, kiosk) = start(dir.path(), TODAY);
     let DemoKiosk {
         screen: updates,
         ui,

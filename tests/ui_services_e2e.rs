@@ -13,58 +13,19 @@
 #[path = "ui_support/mod.rs"]
 mod ui_support;
 
-use std::path::Path;
 use std::time::Duration;
 
-use bill_acceptor::Protocol;
 use slint::{ComponentHandle, Model};
-use telekiosk::demo::{Day, DemoKiosk, World, WorldOptions};
+use telekiosk::demo::{Day, DemoKiosk, World};
 use telekiosk::flow::bills::last_six_months;
 use telekiosk::journal::TxnState;
-use telekiosk::runtime::kiosk::Note;
-use telekiosk::ui::{
-    AuthAdapter, BillsAdapter, HomeAdapter, Page, PlansAdapter, SimAdapter, UiOptions,
-};
+use telekiosk::ui::{AuthAdapter, BillsAdapter, Page, PlansAdapter, SimAdapter, UiOptions};
+use ui_support::world::{PATIENCE, offered, restock, session_txn, start};
 use ui_support::{UiDriver, wait_until};
 
-const PATIENCE: Duration = Duration::from_secs(40);
 const TODAY: Day = (2026, 11, 20);
 /// 王小明: prepaid, plan P58, service password 123456.
 const OWNER: &str = "13800000000";
-
-/// The world, a kiosk in it, and the screen bound to the kiosk (on this thread).
-fn start(dir: &Path) -> (tokio::runtime::Runtime, World, DemoKiosk) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (world, kiosk) = runtime.block_on(async {
-        let w = World::start_with(
-            dir,
-            Protocol::Ssp,
-            true,
-            WorldOptions { today: Some(TODAY) },
-        )
-        .await
-        .expect("the simulated world starts");
-        let k = DemoKiosk::start(&w.config(dir, Default::default()), w.options())
-            .expect("the kiosk starts");
-        (w, k)
-    });
-    (runtime, world, kiosk)
-}
-
-/// Waits until the idle screen offers `service` (by its id).
-fn offered(screen: &mut UiDriver, service: &str) {
-    assert!(
-        wait_until(screen, PATIENCE, |s| {
-            s.page() == Page::Idle
-                && s.window
-                    .global::<HomeAdapter>()
-                    .get_services()
-                    .iter()
-                    .any(|t| t.id == service && t.enabled)
-        }),
-        "{service} never offered"
-    );
-}
 
 fn wait_page(screen: &mut UiDriver, page: Page) {
     assert!(
@@ -100,7 +61,7 @@ fn number_and_password(screen: &mut UiDriver) {
 #[test]
 fn a_customer_changes_plan_through_the_screen_and_the_operator_books_it_for_next_month() {
     let dir = tempfile::tempdir().unwrap();
-    let (runtime, world, kiosk) = start(dir.path());
+    let (runtime, world, kiosk) = start(dir.path(), TODAY);
     let DemoKiosk {
         screen: updates,
         ui,
@@ -198,7 +159,7 @@ fn a_customer_changes_plan_through_the_screen_and_the_operator_books_it_for_next
 #[test]
 fn a_customer_prints_call_records_after_password_and_sms_code() {
     let dir = tempfile::tempdir().unwrap();
-    let (runtime, mut world, kiosk) = start(dir.path());
+    let (runtime, mut world, kiosk) = start(dir.path(), TODAY);
     let month = last_six_months(TODAY)[0].clone();
     assert_eq!(world.busy_month(OWNER, &month, 45).unwrap(), 45);
     let DemoKiosk {
@@ -288,26 +249,6 @@ fn a_customer_prints_call_records_after_password_and_sms_code() {
     runtime.block_on(task).unwrap().unwrap();
 }
 
-/// The technician's restock (放卡维护) of the blank cards the dispenser simulator holds.
-fn restock(
-    runtime: &tokio::runtime::Runtime,
-    world: &World,
-    journal: &telekiosk::runtime::journal::JournalHandle,
-) {
-    let n = u32::try_from(world.dispenser.device().stacker_count()).unwrap();
-    runtime
-        .block_on(journal.run(move |j| {
-            j.card_movement(
-                telekiosk::journal::CardMovement::Restock(n),
-                None,
-                Some("test:technician"),
-                0,
-            )
-        }))
-        .unwrap()
-        .unwrap();
-}
-
 /// Waits until a button with this label shows and can be tapped.
 fn wait_button(screen: &mut UiDriver, label: &str) {
     assert!(
@@ -368,22 +309,6 @@ fn take_card_from_gate(world: &World, screen: &mut UiDriver) {
         .apply(card_dispenser::simulator::Action::Take);
 }
 
-/// The session's transaction, once it ended.
-fn session_txn(
-    runtime: &tokio::runtime::Runtime,
-    notes: &mut tokio::sync::mpsc::UnboundedReceiver<Note>,
-) -> String {
-    runtime.block_on(async {
-        loop {
-            match tokio::time::timeout(PATIENCE, notes.recv()).await {
-                Ok(Some(Note::SessionEnded { txn, .. })) => break txn.expect("a transaction"),
-                Ok(Some(_)) => {}
-                other => panic!("no session end: {other:?}"),
-            }
-        }
-    })
-}
-
 /// The transaction is of `kind`, settled, with `paid_fen` inserted.
 fn settled(
     runtime: &tokio::runtime::Runtime,
@@ -430,7 +355,7 @@ fn the_card_taken(
 #[test]
 fn an_applicant_opens_a_new_number_through_the_screen_and_takes_a_written_sim() {
     let dir = tempfile::tempdir().unwrap();
-    let (runtime, world, kiosk) = start(dir.path());
+    let (runtime, world, kiosk) = start(dir.path(), TODAY);
     let DemoKiosk {
         screen: updates,
         ui,
@@ -571,7 +496,7 @@ fn an_applicant_opens_a_new_number_through_the_screen_and_takes_a_written_sim() 
 #[test]
 fn the_owner_replaces_a_sim_through_the_screen_and_the_old_one_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let (runtime, world, kiosk) = start(dir.path());
+    let (runtime, world, kiosk) = start(dir.path(), TODAY);
     let DemoKiosk {
         screen: updates,
         ui,

@@ -19,6 +19,8 @@
 //! labels tapped (for the tap-count test and the `ui_render` benchmark).
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::time::{Duration, Instant};
 
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
