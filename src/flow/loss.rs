@@ -7,8 +7,7 @@
 //! transaction id, so a lost answer is settled by the status query.
 
 use boss_protocol::{
-    AuthToken, LossLift, LossReport, Msisdn, Reply, Request, Response, TxnId, TxnState,
-    TxnStatusQuery,
+    AuthToken, LossLift, LossReport, Msisdn, Request, Response, TxnId, TxnStatusQuery,
 };
 
 use super::parts::auth::{Auth, AuthEvent, AuthNeed};
@@ -19,8 +18,8 @@ use super::parts::paper::PaperRun;
 use super::screen::{LossAction, Notice, ReceiptState, Screen, SimOutcome, TypedNumber, Working};
 use super::sim::{SimReceipt, done_screen};
 use super::{
-    Effect, Flow, Ids, Input, JournalOp, LegOutcome, Millis, OpError, Paper, ReqId, ServiceId,
-    Timeouts, TxnKind, Ui, mask_phone,
+    Effect, Flow, Ids, Input, JournalOp, LegOutcome, LostAnswer, Millis, OpError, Paper, ReqId,
+    ServiceId, Timeouts, TxnKind, Ui, mask_phone,
 };
 
 const SERVICE: ServiceId = ServiceId::Loss;
@@ -477,21 +476,13 @@ impl LossFlow {
                     resent,
                 },
                 I::Operator { req: r, result },
-            ) if r == req => match result {
-                Ok(Response::TxnStatus(s)) => match (s.state, s.outcome.as_deref()) {
-                    (TxnState::Committed, Some(Reply::Ok(answer))) => {
-                        let answer = answer.clone();
-                        self.answered(ctx, txn, resent, Ok(answer), out)
-                    }
-                    (TxnState::Failed, Some(Reply::Error(e))) => {
-                        let e = OpError::refused(e.code.as_str(), &e.message);
-                        self.answered(ctx, txn, resent, Err(e), out)
-                    }
-                    (TxnState::Unknown, _) if !resent => self.send(ctx, txn, true, out),
-                    _ => self.unconfirmed(ctx, txn, "status unknown".into(), out),
-                },
-                Err(e) => self.unconfirmed(ctx, txn, e.cause(), out),
-                Ok(other) => self.unconfirmed(ctx, txn, format!("answer `{}`", other.op()), out),
+            ) if r == req => match LostAnswer::of(result) {
+                LostAnswer::Answered(answer) => self.answered(ctx, txn, resent, answer, out),
+                LostAnswer::NeverReceived if !resent => self.send(ctx, txn, true, out),
+                LostAnswer::NeverReceived => {
+                    self.unconfirmed(ctx, txn, "status unknown".into(), out)
+                }
+                LostAnswer::Unknown(cause) => self.unconfirmed(ctx, txn, cause, out),
             },
 
             (

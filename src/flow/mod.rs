@@ -199,6 +199,39 @@ pub enum OpError {
     NotSent { cause: String },
 }
 
+/// What the operator's `txn_status` answer says of a request whose own answer was lost:
+/// every flow that asks reads it the same way.
+#[derive(Debug)]
+pub enum LostAnswer {
+    /// Done at the operator: its first answer (a success or a refusal), as if it had come.
+    Answered(Result<Response, OpError>),
+    /// The operator never received it: it may be sent again with the same id.
+    NeverReceived,
+    /// Still not known (in progress, reversed, no outcome kept, no status); why.
+    Unknown(String),
+}
+
+impl LostAnswer {
+    /// Reads the answer to a `txn_status` request.
+    pub fn of(result: Result<Response, OpError>) -> Self {
+        use boss_protocol::{Reply, TxnState};
+        match result {
+            Ok(Response::TxnStatus(s)) => match (s.state, s.outcome.as_deref()) {
+                (TxnState::Committed, Some(Reply::Ok(answer))) => {
+                    Self::Answered(Ok(answer.clone()))
+                }
+                (TxnState::Failed, Some(Reply::Error(e))) => {
+                    Self::Answered(Err(OpError::refused(e.code.as_str(), &e.message)))
+                }
+                (TxnState::Unknown, _) => Self::NeverReceived,
+                _ => Self::Unknown("status unknown".into()),
+            },
+            Err(e) => Self::Unknown(e.cause()),
+            Ok(other) => Self::Unknown(format!("answer `{}`", other.op())),
+        }
+    }
+}
+
 impl OpError {
     /// A refusal with its code and message.
     pub fn refused(code: &str, message: &str) -> Self {

@@ -12,8 +12,7 @@
 //! takes the face value and no more (a note that would pass it is handed back).
 
 use boss_protocol::{
-    PinCatalogueQuery, PinSale, PinSold, PinVoid, Reply, Request, Response, Secret, TxnId,
-    TxnState, TxnStatusQuery,
+    PinCatalogueQuery, PinSale, PinSold, PinVoid, Request, Response, Secret, TxnId, TxnStatusQuery,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +22,8 @@ use super::parts::paper::PaperRun;
 use super::screen::{CashPurpose, Notice, ReceiptState, Screen, SimOutcome, Working};
 use super::sim::{SimReceipt, done_screen};
 use super::{
-    Effect, Flow, Ids, Input, JournalOp, LegOutcome, Millis, OpError, Paper, ReqId, ServiceId,
-    Timeouts, TxnKind, Ui,
+    Effect, Flow, Ids, Input, JournalOp, LegOutcome, LostAnswer, Millis, OpError, Paper, ReqId,
+    ServiceId, Timeouts, TxnKind, Ui,
 };
 
 const SERVICE: ServiceId = ServiceId::PinSale;
@@ -518,19 +517,9 @@ impl PinSaleFlow {
                     resent,
                 },
                 I::Operator { req: r, result },
-            ) if r == req => match result {
-                Ok(Response::TxnStatus(s)) => match (s.state, s.outcome.as_deref()) {
-                    (TxnState::Committed, Some(Reply::Ok(answer))) => {
-                        let answer = answer.clone();
-                        self.sold(sale, paid_fen, resent, Ok(answer), out)
-                    }
-                    (TxnState::Failed, Some(Reply::Error(e))) => {
-                        let e = OpError::refused(e.code.as_str(), &e.message);
-                        self.sold(sale, paid_fen, resent, Err(e), out)
-                    }
-                    (TxnState::Unknown, _) if !resent => self.sell(sale, paid_fen, true, out),
-                    _ => self.void(sale, paid_fen, None, "sale not confirmed".into(), out),
-                },
+            ) if r == req => match LostAnswer::of(result) {
+                LostAnswer::Answered(answer) => self.sold(sale, paid_fen, resent, answer, out),
+                LostAnswer::NeverReceived if !resent => self.sell(sale, paid_fen, true, out),
                 // Whatever the operator did, the customer has no PIN: void it.
                 _ => self.void(sale, paid_fen, None, "sale not confirmed".into(), out),
             },

@@ -6,8 +6,7 @@
 //! settled by the status query.
 
 use boss_protocol::{
-    AuthToken, Msisdn, RealNameReregister, Reply, Request, Response, TxnId, TxnState,
-    TxnStatusQuery,
+    AuthToken, Msisdn, RealNameReregister, Request, Response, TxnId, TxnStatusQuery,
 };
 
 use super::parts::auth::{Auth, AuthEvent, AuthNeed};
@@ -18,8 +17,8 @@ use super::parts::paper::PaperRun;
 use super::screen::{Notice, ReceiptState, Screen, SimOutcome, Working};
 use super::sim::{SimReceipt, done_screen};
 use super::{
-    Effect, Flow, Ids, Input, JournalOp, LegOutcome, Millis, OpError, Paper, ReqId, ServiceId,
-    Timeouts, TxnKind, Ui, mask_phone,
+    Effect, Flow, Ids, Input, JournalOp, LegOutcome, LostAnswer, Millis, OpError, Paper, ReqId,
+    ServiceId, Timeouts, TxnKind, Ui, mask_phone,
 };
 
 /// Settings of the flow.
@@ -358,21 +357,13 @@ impl Reregister {
                     resent,
                 },
                 I::Operator { req: r, result },
-            ) if r == req => match result {
-                Ok(Response::TxnStatus(s)) => match (s.state, s.outcome.as_deref()) {
-                    (TxnState::Committed, Some(Reply::Ok(answer))) => {
-                        let answer = answer.clone();
-                        self.registered(ctx, txn, resent, Ok(answer), out)
-                    }
-                    (TxnState::Failed, Some(Reply::Error(e))) => {
-                        let e = OpError::refused(e.code.as_str(), &e.message);
-                        self.registered(ctx, txn, resent, Err(e), out)
-                    }
-                    (TxnState::Unknown, _) if !resent => self.register(ctx, txn, true, out),
-                    _ => self.unconfirmed(ctx, txn, "status unknown".into(), out),
-                },
-                Err(e) => self.unconfirmed(ctx, txn, e.cause(), out),
-                Ok(other) => self.unconfirmed(ctx, txn, format!("answer `{}`", other.op()), out),
+            ) if r == req => match LostAnswer::of(result) {
+                LostAnswer::Answered(answer) => self.registered(ctx, txn, resent, answer, out),
+                LostAnswer::NeverReceived if !resent => self.register(ctx, txn, true, out),
+                LostAnswer::NeverReceived => {
+                    self.unconfirmed(ctx, txn, "status unknown".into(), out)
+                }
+                LostAnswer::Unknown(cause) => self.unconfirmed(ctx, txn, cause, out),
             },
 
             (State::Printing { receipt, mut run }, input @ I::Printed { .. }) => {

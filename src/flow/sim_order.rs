@@ -15,7 +15,7 @@
 
 use boss_protocol::{
     CancelOrder, Msisdn, NewSimOrder, NumberReserve, NumberSearch, PlanCatalogueQuery,
-    ReplacementSim, Reply, Request, Response, TxnId, TxnState, TxnStatusQuery,
+    ReplacementSim, Request, Response, TxnId, TxnStatusQuery,
 };
 
 use super::parts::cash::{CashConfig, CashOutcome, CashPayment, Closing};
@@ -30,8 +30,8 @@ use super::screen::{
 };
 use super::sim::{AGREEMENT_VERSION, SimReceipt, done_screen, service_name};
 use super::{
-    Effect, Flow, Ids, Input, JournalOp, LegOutcome, Millis, OpError, Paper, ReqId, ServiceId,
-    Timeouts, TxnKind, Ui, mask_phone,
+    Effect, Flow, Ids, Input, JournalOp, LegOutcome, LostAnswer, Millis, OpError, Paper, ReqId,
+    ServiceId, Timeouts, TxnKind, Ui, mask_phone,
 };
 
 /// Numbers shown at a time.
@@ -930,31 +930,16 @@ impl SimFlow {
                     resent,
                 },
                 I::Operator { req: r, result },
-            ) if r == req => match result {
-                Ok(Response::TxnStatus(s)) => match (s.state, s.outcome.as_deref()) {
-                    (TxnState::Committed, Some(Reply::Ok(answer))) => {
-                        let answer = answer.clone();
-                        self.ordered(p, paid_fen, resent, Ok(answer), out)
-                    }
-                    (TxnState::Failed, Some(Reply::Error(e))) => {
-                        let e = OpError::refused(e.code.as_str(), &e.message);
-                        self.ordered(p, paid_fen, resent, Err(e), out)
-                    }
-                    (TxnState::Unknown, _) if !resent => self.order(p, paid_fen, true, out),
-                    (TxnState::Unknown, _) => self.refund(
-                        p,
-                        paid_fen,
-                        "the order never reached the operator".into(),
-                        out,
-                    ),
-                    _ => self.pending(
-                        p,
-                        paid_fen,
-                        "order not confirmed by the operator".into(),
-                        out,
-                    ),
-                },
-                _ => self.pending(
+            ) if r == req => match LostAnswer::of(result) {
+                LostAnswer::Answered(answer) => self.ordered(p, paid_fen, resent, answer, out),
+                LostAnswer::NeverReceived if !resent => self.order(p, paid_fen, true, out),
+                LostAnswer::NeverReceived => self.refund(
+                    p,
+                    paid_fen,
+                    "the order never reached the operator".into(),
+                    out,
+                ),
+                LostAnswer::Unknown(_) => self.pending(
                     p,
                     paid_fen,
                     "order not confirmed by the operator".into(),

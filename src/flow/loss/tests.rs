@@ -2,7 +2,7 @@ use super::*;
 use crate::flow::PrintResult;
 use crate::flow::testkit::*;
 use boss_protocol::{
-    AuthFactor, FaceVerdict, LossLifted, LossReported, SubscriberStatus, TxnStatus,
+    AuthFactor, FaceVerdict, LossLifted, LossReported, Reply, SubscriberStatus, TxnState, TxnStatus,
 };
 
 fn cfg() -> Config {

@@ -11,13 +11,12 @@
 //! again with a new one). A card stuck in the dispenser is recorded as such, for a technician.
 
 use boss_protocol::{
-    ActivateSim, Reply, Request, Response, ScriptResult, SimScriptQuery, Sw, TxnId, TxnState,
-    TxnStatusQuery,
+    ActivateSim, Request, Response, ScriptResult, SimScriptQuery, Sw, TxnId, TxnStatusQuery,
 };
 
 use super::super::devices::{CardAnswer, CardCmd, CardJournal, CardProblem, ScriptStep};
 use super::super::screen::{IssueStep, Screen};
-use super::super::{Effect, Ids, Input, JournalOp, LegOutcome, OpError, ReqId};
+use super::super::{Effect, Ids, Input, JournalOp, LegOutcome, LostAnswer, OpError, ReqId};
 use crate::journal::CardStage;
 
 /// Cards tried for one customer before the money goes back.
@@ -407,30 +406,20 @@ impl CardIssue {
             (State::Querying { req, iccid, leg }, Input::Operator { req: r, result })
                 if *r == req =>
             {
-                match result {
-                    Ok(Response::TxnStatus(s)) => match (s.state, s.outcome.as_deref()) {
-                        (TxnState::Committed, Some(Reply::Ok(answer))) => {
-                            let answer = answer.clone();
-                            self.activated(iccid, leg, Ok(answer), ids, out)
-                        }
-                        (TxnState::Failed, Some(Reply::Error(e))) => {
-                            let refusal = OpError::refused(e.code.as_str(), &e.message);
-                            self.activated(iccid, leg, Err(refusal), ids, out)
-                        }
-                        // Never reached the operator: the card was not activated.
-                        (TxnState::Unknown, _) => {
-                            out.push(Effect::Journal(JournalOp::OperatorAnswered {
-                                leg,
-                                outcome: LegOutcome::NotSent {
-                                    cause: "the operator never saw the activation".into(),
-                                },
-                            }));
-                            self.spoilt("activation never reached the operator".into(), ids, out);
-                            IssueEvent::Pending
-                        }
-                        _ => self.unconfirmed(&iccid, ids, out),
-                    },
-                    _ => self.unconfirmed(&iccid, ids, out),
+                match LostAnswer::of(result.clone()) {
+                    LostAnswer::Answered(answer) => self.activated(iccid, leg, answer, ids, out),
+                    // Never reached the operator: the card was not activated.
+                    LostAnswer::NeverReceived => {
+                        out.push(Effect::Journal(JournalOp::OperatorAnswered {
+                            leg,
+                            outcome: LegOutcome::NotSent {
+                                cause: "the operator never saw the activation".into(),
+                            },
+                        }));
+                        self.spoilt("activation never reached the operator".into(), ids, out);
+                        IssueEvent::Pending
+                    }
+                    LostAnswer::Unknown(_) => self.unconfirmed(&iccid, ids, out),
                 }
             }
             (

@@ -1,5 +1,5 @@
 use bill_acceptor::AcceptorEvent;
-use boss_protocol::{PinCatalogue, PinVoided, TxnStatus};
+use boss_protocol::{PinCatalogue, PinVoided, Reply, TxnState, TxnStatus};
 
 use super::*;
 use crate::flow::testkit::*;

@@ -1,7 +1,7 @@
 use super::*;
 use crate::flow::PrintResult;
 use crate::flow::testkit::*;
-use boss_protocol::{AuthFactor, FaceVerdict, Reregistered, TxnStatus};
+use boss_protocol::{AuthFactor, FaceVerdict, Reply, Reregistered, TxnState, TxnStatus};
 
 fn cfg() -> Config {
     Config {

@@ -4,7 +4,8 @@ use crate::flow::testkit::*;
 use crate::flow::{AcceptorEvent, PrintResult};
 use crate::journal::CardStage;
 use boss_protocol::{
-    FaceVerdict, NumberList, OrderCancelled, PlanCatalogue, PoolNumber, Reservation, TxnStatus,
+    FaceVerdict, NumberList, OrderCancelled, PlanCatalogue, PoolNumber, Reply, Reservation,
+    TxnState, TxnStatus,
 };
 
 const WALL: i64 = 1_796_000_000_000;

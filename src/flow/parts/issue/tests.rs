@@ -1,5 +1,6 @@
 use super::*;
 use crate::flow::testkit::*;
+use boss_protocol::{Reply, TxnState};
 
 fn start() -> (CardIssue, Ids, Vec<Effect>) {
     let mut ids = Ids::default();
